@@ -1,0 +1,55 @@
+"""Authentication of Okta's calls: the shared header secret.
+
+The check runs on the raw header bytes, before the body is read or parsed. The value is
+compared exactly (no trimming, case-sensitive) and in constant time against every
+configured secret, so a secret can be rotated by listing the old and the new value.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from .config import Settings
+from .errors import Unauthorized
+
+#: Longest auth header value that is compared at all; longer values are refused unread.
+MAX_HEADER_BYTES = 8192
+
+
+def header_value(environ: dict[str, Any], environ_key: str) -> bytes | None:
+    """The raw bytes of one request header, or ``None`` when it is absent or unreadable.
+
+    WSGI hands header values over as latin-1 decoded text (PEP 3333), so encoding them
+    back to latin-1 recovers the bytes that were on the wire.
+    """
+    value = environ.get(environ_key)
+    if not isinstance(value, str):
+        return None
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+
+
+def secret_matches(presented: bytes, secrets: tuple[bytes, ...]) -> bool:
+    """Whether ``presented`` equals one of ``secrets``, in constant time.
+
+    Every secret is compared, whichever matches, so timing reveals neither the match nor
+    its position in the list.
+    """
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(presented, secret)
+    return matched
+
+
+def authenticate(environ: dict[str, Any], settings: Settings) -> None:
+    """Raise :class:`~.errors.Unauthorized` unless the call carries a configured secret."""
+    if settings.auth == "none":
+        return
+    presented = header_value(environ, settings.auth_environ_key)
+    if presented is None or len(presented) > MAX_HEADER_BYTES:
+        raise Unauthorized
+    if not secret_matches(presented, settings.secrets):
+        raise Unauthorized

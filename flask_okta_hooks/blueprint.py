@@ -1,0 +1,297 @@
+"""The ``OktaHooks`` blueprint: one route per registered hook handler, and the dispatch.
+
+A call goes through fixed steps, in this order: method, authentication (on the raw
+header, before the body is read), content headers, bounded read, strict JSON parse,
+envelope and ``eventType`` check, handler, Okta's rules, serialisation. Every status code
+is chosen here, in :meth:`OktaHooks._serve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
+
+import orjson
+from flask import Blueprint, Flask, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from flask.sansio.app import App
+from flask.sansio.scaffold import setupmethod
+
+from .auth import authenticate
+from .body import check_content_headers, parse_json, read_body
+from .config import DEFAULT_PREFIX, Settings, SettingsCache, apply_defaults
+from .constants import MAX_RESPONSE_BYTES
+from .errors import (
+    HandlerResultError,
+    HookRequestError,
+    MethodNotAllowed,
+    ResponseRuleError,
+    Violation,
+)
+from .hook_types import TOKEN, HookType
+from .hooks.token import TokenHookRequest, TokenHookResponse
+from .request import HookRequest
+from .response import HookResponse
+
+logger = logging.getLogger("flask_okta_hooks")
+
+EXTENSION_KEY = "okta_hooks"
+_ENDPOINT_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+
+Req = TypeVar("Req", bound=HookRequest)
+Resp = TypeVar("Resp", bound=HookResponse)
+#: What a handler may return: its hook type's response, a body in wire format, or None.
+HandlerResult = HookResponse | Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One mounted handler: its hook type, path below the prefix and endpoint name."""
+
+    hook_type: HookType
+    path: str
+    name: str
+    handler: Callable[[Any], HandlerResult]
+
+
+class _BoundDecorator(Generic[Req, Resp]):
+    def __init__(self, blueprint: OktaHooks, hook_type: HookType) -> None:
+        self._blueprint = blueprint
+        self._hook_type = hook_type
+
+    @overload
+    def __call__(
+        self, handler: Callable[[Req], Resp | Mapping[str, Any] | None], /
+    ) -> Callable[[Req], Resp | Mapping[str, Any] | None]: ...
+
+    @overload
+    def __call__(
+        self, path: str | None = None, /
+    ) -> Callable[
+        [Callable[[Req], Resp | Mapping[str, Any] | None]],
+        Callable[[Req], Resp | Mapping[str, Any] | None],
+    ]: ...
+
+    def __call__(self, arg: Any = None, /) -> Any:
+        if callable(arg):
+            self._blueprint.mount(self._hook_type, arg)
+            return arg
+
+        def register(handler: Any) -> Any:
+            self._blueprint.mount(self._hook_type, handler, arg)
+            return handler
+
+        return register
+
+
+class HookDecorator(Generic[Req, Resp]):
+    """The decorator of one hook type, typed with its request and response classes.
+
+    ``@hooks.token`` mounts the handler at the type's default path; ``@hooks.token("/x")``
+    at ``/x`` below the blueprint's prefix (for a second hook of the same type).
+    """
+
+    def __init__(self, hook_type: HookType) -> None:
+        self.hook_type = hook_type
+
+    def __get__(
+        self, blueprint: OktaHooks, owner: type | None = None
+    ) -> _BoundDecorator[Req, Resp]:
+        return _BoundDecorator(blueprint, self.hook_type)
+
+
+class OktaHooks(Blueprint):
+    """A Flask blueprint that serves Okta hooks.
+
+    Example::
+
+        hooks = OktaHooks()
+
+        @hooks.token
+        def enrich(call: TokenHookRequest) -> TokenHookResponse | None:
+            return call.respond().add_access_claim("tier", "gold")
+
+        app.config["OKTA_HOOKS_SECRETS"] = ["<the value Okta sends>"]
+        app.register_blueprint(hooks)  # POST /okta/hooks/token
+
+    Configuration is read from ``app.config`` keys starting with ``config_prefix``; give a
+    second blueprint its own prefix to configure it separately.
+    """
+
+    token = HookDecorator[TokenHookRequest, TokenHookResponse](TOKEN)
+
+    def __init__(
+        self,
+        name: str = "okta_hooks",
+        import_name: str = __name__,
+        *,
+        url_prefix: str | None = "/okta/hooks",
+        config_prefix: str = DEFAULT_PREFIX,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name, import_name, url_prefix=url_prefix, **kwargs)
+        self.config_prefix = config_prefix
+        self.endpoints: dict[str, Endpoint] = {}
+        """The mounted handlers by path below the prefix."""
+
+    @setupmethod
+    def mount(
+        self,
+        hook_type: HookType,
+        handler: Callable[[Any], HandlerResult],
+        path: str | None = None,
+    ) -> None:
+        """Serve ``hook_type`` with ``handler`` at ``path`` (default: the type's own path).
+
+        The decorators call this; call it directly to mount handlers from a table.
+        """
+        path = hook_type.default_path if path is None else path
+        if not path.startswith("/"):
+            raise ValueError(f"hook paths start with '/': {path!r}")
+        if path in self.endpoints:
+            taken = self.endpoints[path].hook_type.slug
+            raise ValueError(
+                f"{path!r} already serves a {taken} hook; give this handler its own path, "
+                f"e.g. @hooks.{hook_type.slug.replace('-', '_')}('{path}/partners')"
+            )
+        name = _ENDPOINT_CHARS.sub("_", path.strip("/")) or hook_type.slug
+        endpoint = Endpoint(hook_type, path, name, handler)
+        self.endpoints[path] = endpoint
+        self.record(lambda state: self._add_route(state, endpoint))
+
+    def register(self, app: App, options: dict[str, Any]) -> None:
+        """Apply and validate the configuration, then register the routes."""
+        settings = apply_defaults(app.config, self.config_prefix)
+        caches = app.extensions.setdefault(EXTENSION_KEY, {})
+        caches[self.config_prefix] = SettingsCache(self.config_prefix, settings, app.config)
+        super().register(app, options)
+
+    def _add_route(self, state: BlueprintSetupState, endpoint: Endpoint) -> None:
+        # The rule matches every method so that wrong methods reach the view and get the
+        # JSON 405 of this extension; a method-limited rule would fail in the router first.
+        rule = endpoint.path
+        if state.url_prefix:
+            rule = state.url_prefix.rstrip("/") + endpoint.path
+        name = f"{state.name_prefix}.{state.name}.{endpoint.name}".lstrip(".")
+        app = state.app
+        app.url_map.add(app.url_rule_class(rule, endpoint=name, subdomain=state.subdomain))
+
+        def view() -> Response:
+            return self._serve(endpoint)
+
+        app.view_functions[name] = view
+
+    # --- dispatch ----------------------------------------------------------------------------
+
+    def _serve(self, endpoint: Endpoint) -> Response:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        settings: Settings = app.extensions[EXTENSION_KEY][self.config_prefix].get(app.config)
+        environ = request.environ
+        started = time.perf_counter()
+        try:
+            if environ["REQUEST_METHOD"] != "POST":
+                raise MethodNotAllowed
+            authenticate(environ, settings)
+            check_content_headers(environ)
+            payload = parse_json(read_body(environ, settings.max_body), settings)
+            call = endpoint.hook_type.request_class.from_payload(payload)
+        except HookRequestError as exc:
+            return error_response(app, exc)
+        strict = settings.strict if settings.strict is not None else app.debug or app.testing
+        hook_type = endpoint.hook_type
+        try:
+            body = render(hook_type, call, endpoint.handler(call), settings.validate_responses)
+        except HookRequestError as exc:  # a section the handler read is malformed
+            return error_response(app, exc)
+        except Exception as exc:
+            if strict:
+                raise
+            _log_failure(hook_type, call, exc, started)
+            fallback = hook_type.response_class.safe_outcome(call)
+            body = None if fallback is None else orjson.dumps(fallback.to_dict())
+        if body is None:
+            return app.response_class(status=204)
+        return app.response_class(body, status=200, mimetype="application/json")
+
+
+def render(
+    hook_type: HookType, call: HookRequest, result: HandlerResult, validate: bool = True
+) -> bytes | None:
+    """Turn a handler's result into the bytes to send, ``None`` meaning an empty 204.
+
+    Raises :class:`~.errors.HandlerResultError` for a result this hook type cannot send
+    and :class:`~.errors.ResponseRuleError` for one that breaks Okta's rules.
+    """
+    if result is None:
+        if hook_type.empty_allowed:
+            return None
+        raise HandlerResultError(
+            f"a {hook_type.slug} handler must return a {hook_type.response_class.__name__}: "
+            f"Okta does not accept an empty answer for this hook type"
+        )
+    if isinstance(result, hook_type.response_class):
+        if result.request is not call:
+            raise HandlerResultError("the handler returned a response to another request")
+        body = result.to_dict()
+    elif isinstance(result, Mapping) and not isinstance(result, HookResponse):
+        body = dict(result)
+    else:
+        raise HandlerResultError(
+            f"a {hook_type.slug} handler returns a {hook_type.response_class.__name__}, "
+            f"a dict in Okta's wire format or None, not {type(result).__name__}"
+        )
+    if validate:
+        violations = hook_type.response_class.check(call, body)
+        if violations:
+            raise ResponseRuleError(violations)
+    try:
+        data = orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        raise ResponseRuleError(
+            [Violation("not_json", "", "the response holds values JSON cannot represent")]
+        ) from None
+    if len(data) >= MAX_RESPONSE_BYTES:
+        raise ResponseRuleError(
+            [
+                Violation(
+                    "response_too_large",
+                    "",
+                    f"Okta takes responses under {MAX_RESPONSE_BYTES} bytes",
+                )
+            ]
+        )
+    return data
+
+
+def error_response(app: Flask, exc: HookRequestError) -> Response:
+    """The one JSON error shape: ``{"error": {"code", "message"[, "fields"]}}``."""
+    error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.fields:
+        error["fields"] = list(exc.fields)
+    response = app.response_class(
+        orjson.dumps({"error": error}), status=exc.status, mimetype="application/json"
+    )
+    if exc.status == 405:
+        response.headers["Allow"] = "POST"
+    return response
+
+
+def _log_failure(hook_type: HookType, call: HookRequest, exc: Exception, started: float) -> None:
+    if isinstance(exc, ResponseRuleError):
+        reason = "rule_violation:" + ",".join(exc.rules)
+    elif isinstance(exc, HandlerResultError):
+        reason = "unusable_result"
+    else:
+        reason = "handler_error:" + type(exc).__name__
+    # Only fixed fields: the exception text could quote request data or secrets.
+    logger.error(
+        "okta hook answered with its safe outcome: hook=%s event_id=%r reason=%s latency_ms=%.1f",
+        hook_type.slug,
+        call.event_id,
+        reason,
+        (time.perf_counter() - started) * 1000,
+    )

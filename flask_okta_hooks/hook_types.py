@@ -1,0 +1,60 @@
+"""The one table of hook types.
+
+Everything that differs between Okta's hook types and is data lives in a row here: the
+default path, Okta's ``eventType``, the request and response classes (which carry the
+schemas and Okta's rules), whether an empty 204 is a valid answer, and which way Okta
+fails when the hook does not answer. Adding a hook type means one module and one row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .hooks.token import TokenHookRequest, TokenHookResponse
+from .request import HookRequest
+from .response import HookResponse
+
+
+class FailureDirection(StrEnum):
+    """What Okta does when the hook fails or times out."""
+
+    OPEN = "open"
+    """The flow goes on without the hook's changes."""
+    CLOSED = "closed"
+    """The flow stops: the user is denied."""
+
+
+@dataclass(frozen=True)
+class HookType:
+    """One Okta hook type; see :data:`HOOK_TYPES`."""
+
+    slug: str
+    """Default path below the blueprint's prefix, and the decorator's name with ``_``."""
+    event_type: str
+    """Okta's ``eventType`` for this hook type (also the inline hook's ``type``)."""
+    request_class: type[HookRequest]
+    response_class: type[HookResponse]
+    empty_allowed: bool
+    """Whether Okta takes an empty 204 as a valid answer."""
+    okta_fails: FailureDirection
+    """What Okta does on a timeout or an error status."""
+    title: str
+
+    @property
+    def default_path(self) -> str:
+        return "/" + self.slug
+
+
+TOKEN = HookType(
+    slug="token",
+    event_type=TokenHookRequest.event_type,
+    request_class=TokenHookRequest,
+    response_class=TokenHookResponse,
+    empty_allowed=True,
+    okta_fails=FailureDirection.OPEN,
+    title="Token inline hook",
+)
+
+HOOK_TYPES: tuple[HookType, ...] = (TOKEN,)
+HOOK_TYPES_BY_SLUG = {hook_type.slug: hook_type for hook_type in HOOK_TYPES}

@@ -1,0 +1,293 @@
+"""What every hook request has: the envelope, shared context objects, lazy typed sections.
+
+The envelope (``eventId``, ``eventType``, ``data`` ...) is validated when the request
+object is built. The hook-specific sections (``data.context.user``, ``data.access`` ...)
+are validated by their marshmallow schema the first time a handler reads them, then kept:
+a handler pays only for what it reads, and a malformed section it reads is a 400
+(:class:`~.errors.InvalidPayload`), never a crash. Schemas are tolerant readers: unknown
+members are ignored, and the raw payload stays reachable as :attr:`HookRequest.payload`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
+
+from .errors import InvalidEnvelope, InvalidPayload, WrongEventType
+
+
+class OktaSchema(Schema):
+    """Base of every request schema: unknown members ignored.
+
+    The result is built as ``model(**fields)``; a schema with ``unwrap`` set returns that
+    one member instead (for wrappers such as ``{"url": {"value": ...}}``).
+    """
+
+    model: ClassVar[type[Any] | None] = None
+    unwrap: ClassVar[str | None] = None
+
+    class Meta:
+        unknown = EXCLUDE
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Any:
+        if self.unwrap is not None:
+            return data.get(self.unwrap)
+        return self.model(**data) if self.model is not None else data
+
+
+def _string_or_number(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+class EnvelopeSchema(OktaSchema):
+    """The members every Okta hook call carries around ``data``."""
+
+    event_id = fields.String(data_key="eventId", load_default=None)
+    event_time = fields.String(data_key="eventTime", load_default=None)
+    event_type = fields.String(data_key="eventType", required=True)
+    # Okta's own OpenAPI examples send these as numbers, its samples as strings.
+    event_type_version = fields.Raw(
+        data_key="eventTypeVersion", load_default=None, validate=_string_or_number
+    )
+    cloud_event_version = fields.Raw(
+        data_key="cloudEventVersion", load_default=None, validate=_string_or_number
+    )
+    content_type = fields.String(data_key="contentType", load_default=None)
+    source = fields.String(load_default=None)
+    request_type = fields.String(data_key="requestType", load_default=None)
+    data = fields.Dict(required=True)
+
+
+_ENVELOPE = EnvelopeSchema()
+
+
+class StringTuple(fields.Field[tuple[str, ...]]):
+    """A JSON array of strings, loaded as a tuple (immutable, like the dataclasses)."""
+
+    default_error_messages = {"invalid": "Not an array of strings."}  # noqa: RUF012
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> tuple[str, ...]:
+        if type(value) is not list or any(type(item) is not str for item in value):
+            raise self.make_error("invalid")
+        return tuple(value)
+
+
+class JSONBoolean(fields.Boolean):
+    """A JSON ``true``/``false`` only (marshmallow's Boolean also takes "yes", 1 ...)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+# --- context objects shared by several hook types ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """``data.context.request``: the end-user request to Okta that triggered the hook."""
+
+    id: str | None = None
+    method: str | None = None
+    url: str | None = None
+    ip_address: str | None = None
+
+
+class _UrlSchema(OktaSchema):
+    unwrap = "value"
+    value = fields.String(load_default=None)
+
+
+class RequestInfoSchema(OktaSchema):
+    model = RequestInfo
+    id = fields.String(load_default=None)
+    method = fields.String(load_default=None)
+    url = fields.Nested(_UrlSchema, load_default=None)
+    ip_address = fields.String(data_key="ipAddress", load_default=None)
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """An Okta user profile: the common attributes typed, every attribute in ``attributes``."""
+
+    login: str | None = None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    time_zone: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Any profile attribute by its Okta name, e.g. ``profile.get("employeeNumber")``."""
+        return self.attributes.get(name, default)
+
+
+class UserProfileSchema(OktaSchema):
+    model = UserProfile
+    login = fields.String(load_default=None)
+    email = fields.String(load_default=None, allow_none=True)
+    first_name = fields.String(data_key="firstName", load_default=None, allow_none=True)
+    last_name = fields.String(data_key="lastName", load_default=None, allow_none=True)
+    locale = fields.String(load_default=None, allow_none=True)
+    time_zone = fields.String(data_key="timeZone", load_default=None, allow_none=True)
+
+    @post_load(pass_original=True)
+    def _make(self, data: dict[str, Any], original: Mapping[str, Any], **_: Any) -> UserProfile:
+        return UserProfile(**data, attributes=dict(original))
+
+
+@dataclass(frozen=True)
+class OktaUser:
+    """``data.context.user``: the Okta user the hook call is about."""
+
+    id: str | None
+    profile: UserProfile
+    password_changed: datetime | None = None
+
+
+class OktaUserSchema(OktaSchema):
+    model = OktaUser
+    id = fields.String(load_default=None)
+    profile = fields.Nested(UserProfileSchema, load_default=UserProfile)
+    password_changed = fields.AwareDateTime(
+        data_key="passwordChanged", load_default=None, allow_none=True
+    )
+
+
+@dataclass(frozen=True)
+class IdentityProvider:
+    id: str | None = None
+    type: str | None = None
+
+
+class IdentityProviderSchema(OktaSchema):
+    model = IdentityProvider
+    id = fields.String(load_default=None)
+    type = fields.String(load_default=None)
+
+
+@dataclass(frozen=True)
+class OktaSession:
+    """``data.context.session``: the user's Okta session."""
+
+    id: str | None = None
+    user_id: str | None = None
+    login: str | None = None
+    status: str | None = None
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_password_verification: datetime | None = None
+    amr: tuple[str, ...] = ()
+    idp: IdentityProvider | None = None
+    mfa_active: bool | None = None
+
+
+class OktaSessionSchema(OktaSchema):
+    model = OktaSession
+    id = fields.String(load_default=None)
+    user_id = fields.String(data_key="userId", load_default=None)
+    login = fields.String(load_default=None)
+    status = fields.String(load_default=None)
+    created_at = fields.AwareDateTime(data_key="createdAt", load_default=None)
+    expires_at = fields.AwareDateTime(data_key="expiresAt", load_default=None)
+    last_password_verification = fields.AwareDateTime(
+        data_key="lastPasswordVerification", load_default=None, allow_none=True
+    )
+    amr = StringTuple(load_default=())
+    idp = fields.Nested(IdentityProviderSchema, load_default=None)
+    mfa_active = JSONBoolean(data_key="mfaActive", load_default=None)
+
+
+# --- the request base class ------------------------------------------------------------------
+
+
+class HookRequest:
+    """An Okta hook call: the validated envelope plus typed, lazily validated sections.
+
+    Build one from a parsed body with :meth:`from_payload` (the blueprint does this;
+    tests and the test kit can too, without HTTP).
+    """
+
+    #: The ``eventType`` this request class serves.
+    event_type: ClassVar[str]
+    #: Whether ``data.context`` must be an object (true for every inline hook type).
+    requires_context: ClassVar[bool] = True
+
+    def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
+        self.payload = payload
+        """The whole parsed body, including members this library does not type."""
+        self.event_id: str | None = envelope["event_id"]
+        """Okta's id of this call; use it to make handlers idempotent."""
+        self.event_time: str | None = envelope["event_time"]
+        self.event_type_version: str | int | float | None = envelope["event_type_version"]
+        self.cloud_event_version: str | int | float | None = envelope["cloud_event_version"]
+        self.content_type: str | None = envelope["content_type"]
+        self.source: str | None = envelope["source"]
+        self.request_type: str | None = envelope["request_type"]
+        self.data: dict[str, Any] = envelope["data"]
+        """The raw ``data`` object."""
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Self:
+        """Validate the envelope of a parsed body and build the request object.
+
+        Raises :class:`~.errors.InvalidEnvelope` for a body that is not an Okta hook call
+        and :class:`~.errors.WrongEventType` when ``eventType`` is not :attr:`event_type`.
+        """
+        if type(payload) is not dict:
+            raise InvalidEnvelope
+        try:
+            envelope = _ENVELOPE.load(payload)
+        except ValidationError as exc:
+            raise InvalidEnvelope(fields=_error_paths(exc.messages_dict, "")) from None
+        if envelope["event_type"] != cls.event_type:
+            raise WrongEventType
+        if cls.requires_context and type(envelope["data"].get("context")) is not dict:
+            raise InvalidEnvelope(fields=("data.context",))
+        return cls(payload, envelope)
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """The raw ``data.context`` object (read-only information about the flow)."""
+        context = self.data.get("context")
+        return context if type(context) is dict else {}
+
+    def _section(self, schema: Schema, *path: str) -> Any:
+        """Load the object at ``data.<path>`` with ``schema``; ``None`` when it is absent.
+
+        A present but malformed section raises :class:`~.errors.InvalidPayload` naming it.
+        """
+        raw: Any = self.data
+        for key in path:
+            raw = raw.get(key) if type(raw) is dict else None
+        if raw is None:
+            return None
+        where = "data." + ".".join(path)
+        try:
+            return schema.load(raw)
+        except ValidationError as exc:
+            messages = exc.messages_dict if isinstance(exc.messages, dict) else {}
+            raise InvalidPayload(fields=_error_paths(messages, where) or (where,)) from None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} eventId={self.event_id!r}>"
+
+
+def _error_paths(messages: Mapping[str, Any], prefix: str) -> tuple[str, ...]:
+    """Dotted paths of the fields marshmallow rejected, without any input values.
+
+    Only the first level of names is kept: deeper keys of free-form maps could be data.
+    """
+    dotted = (f"{prefix}.{name}" if prefix else str(name) for name in messages)
+    return tuple(sorted(dotted))

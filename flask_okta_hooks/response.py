@@ -1,0 +1,267 @@
+"""What every hook response has: ``commands``, ``error``, ``debugContext``, and their rules.
+
+A response is bound to the request it answers, so its helpers can check at the call site
+what only the request knows (which tokens are minted, which claims exist). The same
+checks run once more over the finished body before it leaves (:meth:`HookResponse.check`),
+which also covers bodies built by hand and lets tools check any body against Okta's rules.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from .errors import ResponseRuleError, Violation
+from .request import HookRequest
+
+#: Members Okta reads from a response body; anything else is a mistake.
+RESPONSE_MEMBERS = frozenset({"commands", "error", "debugContext"})
+_CAUSE_MEMBERS = {
+    "errorSummary": "error_summary",
+    "reason": "reason",
+    "locationType": "location_type",
+    "location": "location",
+    "domain": "domain",
+}
+#: Limits on ``debugContext``, which Okta copies into its System Log for admins to read.
+DEBUG_MAX_KEYS = 20
+DEBUG_MAX_KEY = 64
+DEBUG_MAX_VALUE = 256
+
+Scalar = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class ErrorCause:
+    """One entry of ``error.errorCauses``.
+
+    ``location`` is a path into the request, e.g. ``data.userProfile.email``; the Sign-In
+    Widget shows the cause next to that field for registration hooks.
+    """
+
+    error_summary: str
+    reason: str | None = None
+    location_type: str | None = None
+    location: str | None = None
+    domain: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        """The cause in Okta's wire format, without members that are not set."""
+        return {
+            wire: getattr(self, attr)
+            for wire, attr in _CAUSE_MEMBERS.items()
+            if getattr(self, attr) is not None
+        }
+
+
+class HookResponse:
+    """Base of the response helpers; one subclass per hook type.
+
+    Helpers return the response itself, so calls chain::
+
+        return call.respond().add_access_claim("tier", "gold").debug(rule="tiering")
+    """
+
+    #: The request class this response answers.
+    request_class: ClassVar[type[HookRequest]]
+    #: The command types Okta accepts from this hook type.
+    command_types: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, request: HookRequest) -> None:
+        if not isinstance(request, self.request_class):
+            raise TypeError(f"{type(self).__name__} answers a {self.request_class.__name__}")
+        self._request = request
+        self._commands: list[dict[str, Any]] = []
+        self._error: dict[str, Any] | None = None
+        self._debug: dict[str, Scalar] = {}
+
+    @property
+    def request(self) -> HookRequest:
+        """The request this response answers."""
+        return self._request
+
+    @property
+    def commands(self) -> list[dict[str, Any]]:
+        """The commands so far, in Okta's wire format (a copy)."""
+        return [dict(command) for command in self._commands]
+
+    def error(self, summary: str | None = None, *causes: ErrorCause) -> Self:
+        """Return Okta's ``error`` object. What Okta does with it depends on the hook type.
+
+        ``summary`` may be shown to end users or client applications: keep it generic and
+        free of personal data.
+        """
+        error: dict[str, Any] = {}
+        if summary is not None:
+            error["errorSummary"] = summary
+        if causes:
+            error["errorCauses"] = [cause.to_dict() for cause in causes]
+        self._raise_if(_check_error(error, "error"))
+        self._error = error
+        return self
+
+    def debug(self, **values: Scalar) -> Self:
+        """Add ``debugContext`` entries, which Okta copies into its System Log.
+
+        Only small scalar values are accepted (a decision code, a version, a latency);
+        never put personal data or secrets here.
+        """
+        merged = {**self._debug, **values}
+        self._raise_if(_check_debug_context(merged, "debugContext"))
+        self._debug = merged
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The body in Okta's wire format; members without content are left out."""
+        body: dict[str, Any] = {}
+        if self._commands:
+            body["commands"] = self.commands
+        if self._error is not None:
+            body["error"] = dict(self._error)
+        if self._debug:
+            body["debugContext"] = dict(self._debug)
+        return body
+
+    # --- building blocks for subclasses ---------------------------------------------------
+
+    def _add_command(self, command_type: str, value: Any) -> Self:
+        command = {"type": command_type, "value": value}
+        where = f"commands[{len(self._commands)}]"
+        self._raise_if(self._check_command(self._request, command, where))
+        self._commands.append(command)
+        return self
+
+    @staticmethod
+    def _raise_if(violations: list[Violation]) -> None:
+        if violations:
+            raise ResponseRuleError(violations)
+
+    # --- Okta's rules ----------------------------------------------------------------------
+
+    @classmethod
+    def check(cls, request: HookRequest, body: Any) -> list[Violation]:
+        """Every way ``body`` breaks Okta's rules for this hook type (empty when it is fine).
+
+        ``body`` is a response in wire format, e.g. ``response.to_dict()`` or a dict a
+        handler built by hand.
+        """
+        if type(body) is not dict:
+            return [Violation("body_shape", "", "a response body is a JSON object")]
+        violations = [
+            Violation("unknown_member", name, f"Okta reads only {sorted(RESPONSE_MEMBERS)}")
+            for name in body
+            if name not in RESPONSE_MEMBERS
+        ]
+        commands = body.get("commands", [])
+        if type(commands) is not list:
+            violations.append(Violation("commands_shape", "commands", "commands is an array"))
+            commands = []
+        for index, command in enumerate(commands):
+            where = f"commands[{index}]"
+            if type(command) is not dict or set(command) != {"type", "value"}:
+                violations.append(
+                    Violation("command_shape", where, 'a command is {"type": ..., "value": ...}')
+                )
+            elif command["type"] not in cls.command_types:
+                violations.append(
+                    Violation(
+                        "command_type",
+                        where,
+                        f"{command['type']!r} is not a command of this hook type; "
+                        f"use one of {sorted(cls.command_types)}",
+                    )
+                )
+            else:
+                violations += cls._check_command(request, command, where)
+        if "error" in body:
+            violations += _check_error(body["error"], "error")
+        if "debugContext" in body:
+            violations += _check_debug_context(body["debugContext"], "debugContext")
+        if any(_non_finite_numbers(body)):
+            violations.append(
+                Violation("non_finite_number", "", "NaN and infinities are not JSON numbers")
+            )
+        return violations + cls._check_body(request, body)
+
+    @classmethod
+    def _check_command(
+        cls, request: HookRequest, command: dict[str, Any], where: str
+    ) -> list[Violation]:
+        """Rules for one command of a known type; subclasses check its ``value``."""
+        return []
+
+    @classmethod
+    def _check_body(cls, request: HookRequest, body: dict[str, Any]) -> list[Violation]:
+        """Rules that span several members (e.g. commands that must come in pairs)."""
+        return []
+
+    @classmethod
+    def safe_outcome(cls, request: HookRequest) -> HookResponse | None:
+        """What to answer when the handler fails: by default an empty 204.
+
+        Subclasses return the outcome Okta itself would choose on a timeout, delivered
+        at once; ``None`` means an empty 204.
+        """
+        return None
+
+
+def _check_error(error: Any, where: str) -> list[Violation]:
+    def bad(message: str) -> list[Violation]:
+        return [Violation("error_shape", where, message)]
+
+    if type(error) is not dict:
+        return bad("error is an object")
+    if not set(error) <= {"errorSummary", "errorCauses"}:
+        return bad("error holds only errorSummary and errorCauses")
+    if "errorSummary" in error and type(error["errorSummary"]) is not str:
+        return bad("errorSummary is a string")
+    causes = error.get("errorCauses", [])
+    if type(causes) is not list:
+        return bad("errorCauses is an array")
+    for cause in causes:
+        if type(cause) is not dict or not set(cause) <= set(_CAUSE_MEMBERS):
+            return bad(f"an error cause is an object with members among {list(_CAUSE_MEMBERS)}")
+        if any(type(value) is not str for value in cause.values()):
+            return bad("the members of an error cause are strings")
+    return []
+
+
+def _check_debug_context(debug: Any, where: str) -> list[Violation]:
+    def bad(message: str) -> list[Violation]:
+        return [Violation("debug_context", where, message)]
+
+    if type(debug) is not dict:
+        return bad("debugContext is an object")
+    if len(debug) > DEBUG_MAX_KEYS:
+        return bad(f"debugContext holds at most {DEBUG_MAX_KEYS} entries")
+    for key, value in debug.items():
+        if not isinstance(key, str) or not 0 < len(key) <= DEBUG_MAX_KEY:
+            return bad(f"debugContext keys are strings of 1 to {DEBUG_MAX_KEY} characters")
+        if not (value is None or isinstance(value, bool | int | float | str)):
+            return bad("debugContext values are strings, numbers, booleans or null")
+        if isinstance(value, str) and len(value) > DEBUG_MAX_VALUE:
+            return bad(f"debugContext strings are at most {DEBUG_MAX_VALUE} characters")
+    return []
+
+
+def _non_finite_numbers(value: Any) -> Iterator[float]:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if type(node) is float and not math.isfinite(node):
+            yield node
+        elif type(node) is dict:
+            stack.extend(node.values())
+        elif type(node) is list or type(node) is tuple:
+            stack.extend(node)
+
+
+def check_mapping_keys(value: Mapping[str, Any], where: str) -> list[Violation]:
+    """Object keys in a command value must be non-empty strings."""
+    return [
+        Violation("invalid_name", where, "attribute names are non-empty strings")
+        for key in value
+        if not isinstance(key, str) or not key
+    ][:1]
