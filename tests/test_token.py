@@ -1,0 +1,497 @@
+"""The token inline hook end to end: Okta's samples in, Okta's samples out, Okta's rules."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+import pytest
+
+from flask_okta_hooks import (
+    OktaHooks,
+    ResponseRuleError,
+    Token,
+    TokenHookRequest,
+    TokenHookResponse,
+)
+from flask_okta_hooks.hooks.token import RESERVED_CLAIMS
+
+from .conftest import build_app, post_json, response_schema, sample, sample_names
+
+EMPLOYEE = {"email": "anna@company.com", "department_id": None}
+AIRPORTS = ["sfo", "jfk", "ord"]
+
+
+def token_payload(
+    id_claims: dict[str, Any] | None = None,
+    access_claims: dict[str, Any] | None = None,
+    *,
+    drop: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Okta's token request sample, with extra claims in its tokens or tokens left out."""
+    payload: dict[str, Any] = copy.deepcopy(sample("token.request.json"))
+    payload["data"]["identity"]["claims"].update(id_claims or {})
+    payload["data"]["access"]["claims"].update(access_claims or {})
+    for member in drop:
+        del payload["data"][member]
+    return payload
+
+
+def token_call(**kwargs: Any) -> TokenHookRequest:
+    return TokenHookRequest.from_payload(token_payload(**kwargs))
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sample_names("token.request*.json"))
+def test_every_request_sample_reaches_the_handler_typed(name: str) -> None:
+    seen: list[TokenHookRequest] = []
+    hooks = OktaHooks()
+
+    @hooks.token
+    def handler(call: TokenHookRequest) -> None:
+        seen.append(call)
+
+    response = post_json(build_app(hooks).test_client(), "/token", sample(name))
+
+    assert response.status_code == 204
+    assert response.data == b""
+    (call,) = seen
+    payload = sample(name)
+    assert call.payload == payload
+    assert call.event_id == payload["eventId"]
+    assert call.id_token is not None
+    assert call.id_token.claims == payload["data"]["identity"]["claims"]
+    assert call.id_token.lifetime == payload["data"]["identity"]["token"]["lifetime"]["expiration"]
+    assert call.access_token is not None
+    assert call.access_token.claims == payload["data"]["access"]["claims"]
+
+
+def test_request_sections_are_typed() -> None:
+    call = token_call()
+
+    assert call.login == "administrator1@clouditude.net"
+    assert call.user is not None
+    assert call.user.id == "00uq8tMo3zV0OfJON0g3"
+    assert call.user.profile.first_name == "Add-Min"
+    assert call.user.profile.get("timeZone") == "America/Los_Angeles"
+    assert call.session is not None
+    assert call.session.amr == ("PASSWORD",)
+    assert call.session.idp is not None and call.session.idp.type == "OKTA"
+    assert call.session.mfa_active is False
+    assert call.protocol.request.response_type == "token id_token"
+    assert call.protocol.issuer == "https://${yourOktaDomain}/oauth2/default"
+    assert call.client_id == "customClientIdNative"
+    assert call.request_info is not None and call.request_info.ip_address == "127.0.0.1"
+    assert call.policy is not None and call.policy.rule_id == "0prq8mLKuKAmavOvq0g3"
+    assert call.granted_scopes == ("openid", "profile", "email")
+    assert call.refresh_token_jti == "oarob4a0tckCkGcyo1d6"
+    assert call.grant_type is None  # the documented sample has no grant_type
+
+
+def test_no_id_token_part_when_no_id_token_is_minted() -> None:
+    call = token_call(drop=("identity",))
+
+    assert call.id_token is None
+    assert call.access_token is not None
+    with pytest.raises(ResponseRuleError) as caught:
+        call.respond().add_id_claim("extPatientId", "1234")
+    assert caught.value.rules == ("token_not_minted",)
+
+
+def test_unknown_members_are_ignored_but_reachable() -> None:
+    payload = token_payload()
+    payload["data"]["context"]["user"]["newOktaField"] = {"x": 1}
+    payload["futureMember"] = True
+
+    call = TokenHookRequest.from_payload(payload)
+
+    assert call.user is not None
+    assert call.payload["futureMember"] is True
+    assert call.context["user"]["newOktaField"] == {"x": 1}
+
+
+# --- responses: every documented sample can be produced by the helper ------------------------
+
+Builder = Callable[[TokenHookResponse], TokenHookResponse]
+GUID = "F0384685-F87D-474B-848D-2058AC5655A7"
+
+#: For each documented response: the claims its request must carry, and how to build it.
+BUILDERS: dict[str, tuple[dict[str, Any], dict[str, Any], Builder]] = {
+    "token.response.add-array-append.json": (
+        {"preferred_airports": AIRPORTS},
+        {},
+        lambda r: r.add_claim(Token.ID, ("preferred_airports", "-"), "lax"),
+    ),
+    "token.response.add-array-index.json": (
+        {"preferred_airports": AIRPORTS},
+        {},
+        lambda r: r.add_claim(Token.ID, ("preferred_airports", 3), "lax"),
+    ),
+    "token.response.add-claims.json": (
+        {},
+        {},
+        lambda r: r.add_id_claim("extPatientId", "1234").add_access_claim("external_guid", GUID),
+    ),
+    "token.response.add-object-member.json": (
+        {"employee_profile": EMPLOYEE},
+        {},
+        lambda r: r.add_claim(Token.ID, ("employee_profile", "department_id"), "4947"),
+    ),
+    "token.response.error.json": (
+        {},
+        {},
+        lambda r: r.error("Human-readable summary of the error"),
+    ),
+    "token.response.modify-lifetime.json": (
+        {},
+        {},
+        lambda r: r.set_lifetime(Token.ID, 36000).set_lifetime(Token.ACCESS, 36000),
+    ),
+    "token.response.remove-array-element.json": (
+        {"preferred_airports": AIRPORTS},
+        {},
+        lambda r: r.remove_claim(Token.ID, ("preferred_airports", 1)),
+    ),
+    "token.response.remove-claims.json": (
+        {"birthdate": "1990-01-01"},
+        {"external_guid": GUID},
+        lambda r: r.remove_claim(Token.ID, "birthdate").remove_claim(Token.ACCESS, "external_guid"),
+    ),
+    "token.response.remove-object-member.json": (
+        {"employee_profile": EMPLOYEE},
+        {},
+        lambda r: r.remove_claim(Token.ID, ("employee_profile", "email")),
+    ),
+    "token.response.replace-claims.json": (
+        {"extPatientId": "0001"},
+        {"external_guid": "0002"},
+        lambda r: r.replace_claim(Token.ID, "extPatientId", "1234").replace_claim(
+            Token.ACCESS, "external_guid", GUID
+        ),
+    ),
+    "token.response.replace-object-member.json": (
+        {"employee_profile": {"email": "old@company.com"}},
+        {},
+        lambda r: r.replace_claim(Token.ID, ("employee_profile", "email"), "anna@company.com"),
+    ),
+}
+
+
+def without_null_remove_values(body: dict[str, Any]) -> dict[str, Any]:
+    """Okta documents ``remove`` with ``"value": null`` and without a value as the same
+    operation; the helper writes the shorter form, so compare with that form."""
+    body = copy.deepcopy(body)
+    for command in body.get("commands", []):
+        for operation in command["value"]:
+            if operation["op"] == "remove" and operation.get("value", ...) is None:
+                del operation["value"]
+    return body
+
+
+@pytest.mark.parametrize("name", sample_names("token.response.*.json"))
+def test_every_response_sample_is_produced_through_http(name: str) -> None:
+    assert name in BUILDERS, f"no builder for the documented response {name}"
+    id_claims, access_claims, build = BUILDERS[name]
+    hooks = OktaHooks()
+
+    @hooks.token
+    def handler(call: TokenHookRequest) -> TokenHookResponse:
+        return build(call.respond())
+
+    client = build_app(hooks).test_client()
+    response = post_json(client, "/token", token_payload(id_claims, access_claims))
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    produced = response.get_json()
+    assert produced == without_null_remove_values(sample(name))
+    jsonschema.validate(produced, response_schema("token"))
+
+
+INVALID_RULES = {
+    "token.response.bad-command-type.json": "command_type",
+    "token.response.bad-path.json": "path",
+    "token.response.lifetime-add-op.json": "lifetime_op",
+    "token.response.lifetime-too-short.json": "lifetime_range",
+    "token.response.remove-with-value.json": "remove_value",
+    "token.response.reserved-claim-access.json": "reserved_claim",
+    "token.response.reserved-claim-id.json": "reserved_claim",
+}
+
+
+@pytest.mark.parametrize("name", sample_names("token.*", folder="samples/invalid"))
+def test_every_invalid_sample_is_caught_by_the_rule_check(name: str) -> None:
+    body = sample(f"invalid/{name}")
+    # A request carrying the claims the sample touches, so only the sample's own fault counts.
+    call = token_call(id_claims={"birthdate": "1990-01-01"})
+
+    violations = TokenHookResponse.check(call, body)
+
+    assert [v.rule for v in violations] == [INVALID_RULES[name]]
+    assert violations[0].location.startswith("commands[0]")
+
+
+@pytest.mark.parametrize("name", sample_names("token.*", folder="samples/invalid"))
+def test_a_handler_returning_an_invalid_sample_gets_the_safe_outcome(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    hooks = OktaHooks()
+    hooks.token(lambda call: sample(f"invalid/{name}"))
+    client = build_app(hooks, OKTA_HOOKS_STRICT=False).test_client()
+
+    with caplog.at_level(logging.ERROR, logger="flask_okta_hooks"):
+        response = post_json(client, "/token", token_payload(id_claims={"birthdate": "x"}))
+
+    assert response.status_code == 204  # Okta mints the tokens unchanged, at once
+    assert f"rule_violation:{INVALID_RULES[name]}" in caplog.text
+    assert "hook=token" in caplog.text
+
+
+# --- rules at the call site -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", list(Token))
+def test_every_reserved_claim_is_refused_at_the_call_site(token: Token) -> None:
+    response = token_call().respond()
+    for claim in sorted(RESERVED_CLAIMS[token]):
+        for attempt in (
+            lambda c=claim: response.add_claim(token, c, "x"),
+            lambda c=claim: response.replace_claim(token, c, "x"),
+            lambda c=claim: response.remove_claim(token, c),
+        ):
+            with pytest.raises(ResponseRuleError) as caught:
+                attempt()
+            assert caught.value.rules == ("reserved_claim",)
+            assert repr(claim) in str(caught.value)
+    assert response.to_dict() == {}
+
+
+@pytest.mark.parametrize("claim", ["aud", "sub"])
+def test_aud_and_sub_can_change_in_access_tokens_only(claim: str) -> None:
+    response = token_call().respond()
+
+    response.replace_claim(Token.ACCESS, claim, "changed")
+    with pytest.raises(ResponseRuleError, match="reserved"):
+        response.replace_claim(Token.ID, claim, "changed")
+
+    assert response.to_dict()["commands"] == [
+        {
+            "type": "com.okta.access.patch",
+            "value": [{"op": "replace", "path": f"/claims/{claim}", "value": "changed"}],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("action", "rule"),
+    [
+        (lambda r: r.replace_claim(Token.ID, "missing", 1), "claim_not_present"),
+        (lambda r: r.remove_claim(Token.ACCESS, "missing"), "claim_not_present"),
+        (lambda r: r.remove_claim(Token.ID, ("preferred_airports", 3)), "claim_not_present"),
+        (lambda r: r.replace_claim(Token.ID, ("preferred_airports", "-"), 1), "claim_not_present"),
+        (lambda r: r.add_claim(Token.ID, ("missing", "member"), 1), "parent_not_present"),
+        (lambda r: r.add_claim(Token.ID, ("preferred_airports", 4), "x"), "array_position"),
+        (lambda r: r.add_claim(Token.ID, ("email", "member"), 1), "parent_not_present"),
+        (lambda r: r.set_lifetime(Token.ACCESS, 299), "lifetime_range"),
+        (lambda r: r.set_lifetime(Token.ACCESS, 86_401), "lifetime_range"),
+        (lambda r: r.set_lifetime(Token.ACCESS, True), "lifetime_range"),
+        (lambda r: r.set_lifetime(Token.ID, 3600.0), "lifetime_range"),
+        (lambda r: r.add_id_claim("", 1), "claim_name"),
+        (lambda r: r.add_id_claim("a\nb", 1), "claim_name"),
+        (lambda r: r.add_id_claim("x" * 1025, 1), "claim_name"),
+    ],
+)
+def test_patches_okta_would_drop_are_refused(
+    action: Callable[[TokenHookResponse], Any], rule: str
+) -> None:
+    response = token_call(id_claims={"preferred_airports": AIRPORTS}).respond()
+
+    with pytest.raises(ResponseRuleError) as caught:
+        action(response)
+
+    assert caught.value.rules == (rule,)
+    assert response.to_dict() == {}
+
+
+def test_lifetime_bounds_are_inclusive() -> None:
+    body = token_call().respond().set_lifetime(Token.ID, 300).set_lifetime(Token.ACCESS, 86_400)
+
+    assert [c["value"][0]["value"] for c in body.to_dict()["commands"]] == [300, 86_400]
+
+
+@pytest.mark.parametrize(
+    ("claim", "path"),
+    [
+        ("http://example.com/claims/x", "/claims/http:~1~1example.com~1claims~1x"),
+        ("a/b", "/claims/a~1b"),
+        ("~", "/claims/~0"),
+        ("~1", "/claims/~01"),
+        ("-", "/claims/-"),
+        ("0", "/claims/0"),
+        ("é👩\u200d💻\u200f", "/claims/é👩\u200d💻\u200f"),
+    ],
+)
+def test_claim_names_are_escaped_and_round_trip(claim: str, path: str) -> None:
+    call = token_call(id_claims={claim: "old"})
+    response = call.respond().add_access_claim(claim, 1).replace_claim(Token.ID, claim, "new")
+
+    body = response.to_dict()
+
+    assert body["commands"][0]["value"][0]["path"] == path
+    assert body["commands"][1]["value"][0]["path"] == path
+    assert TokenHookResponse.check(call, body) == []
+
+
+def test_a_hand_built_body_is_checked_like_a_helper_built_one() -> None:
+    call = token_call()
+    body = {
+        "commands": [
+            {"type": "com.okta.access.patch", "value": [{"op": "add", "path": "/claims/a/b"}]},
+            {"type": "com.okta.identity.patch", "value": []},
+        ],
+        "error": {"errorSummary": 1},
+        "debugContext": "text",
+        "extra": True,
+    }
+
+    rules = sorted(v.rule for v in TokenHookResponse.check(call, body))
+
+    assert rules == [
+        "debug_context",
+        "error_shape",
+        "missing_value",
+        "patch_shape",
+        "unknown_member",
+    ]
+
+
+def test_commands_for_both_tokens_keep_the_order_they_were_first_touched() -> None:
+    response = (
+        token_call()
+        .respond()
+        .add_access_claim("a", 1)
+        .add_id_claim("b", 2)
+        .add_access_claim("c", [1, {"d": None}])
+        .debug(decision="gold", version=3)
+    )
+
+    assert response.to_dict() == {
+        "commands": [
+            {
+                "type": "com.okta.access.patch",
+                "value": [
+                    {"op": "add", "path": "/claims/a", "value": 1},
+                    {"op": "add", "path": "/claims/c", "value": [1, {"d": None}]},
+                ],
+            },
+            {
+                "type": "com.okta.identity.patch",
+                "value": [{"op": "add", "path": "/claims/b", "value": 2}],
+            },
+        ],
+        "debugContext": {"decision": "gold", "version": 3},
+    }
+
+
+# --- handler outcomes through HTTP ------------------------------------------------------------
+
+
+def serve(handler: Callable[[TokenHookRequest], Any], **config: Any) -> Any:
+    hooks = OktaHooks()
+    hooks.token(handler)
+    return post_json(build_app(hooks, **config).test_client(), "/token", token_payload())
+
+
+def test_a_violation_in_strict_mode_reaches_the_developer() -> None:
+    with pytest.raises(ResponseRuleError, match="reserved_claim"):
+        serve(
+            lambda call: call.respond().add_access_claim("scp", ["admin"]), OKTA_HOOKS_STRICT=True
+        )
+
+
+def test_testing_apps_are_strict_by_default() -> None:
+    with pytest.raises(ResponseRuleError):
+        serve(lambda call: call.respond().set_lifetime(Token.ID, 10))
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        lambda call: call.respond().add_access_claim("scp", ["admin"]),
+        lambda call: 1 / 0,
+        lambda call: "not a response",
+        lambda call: call.respond().add_access_claim("tier", float("nan")),
+        lambda call: call.respond().add_access_claim("tier", {1, 2}),
+        lambda call: call.respond().add_access_claim("big", "x" * 300_000),
+        lambda call: TokenHookRequest.from_payload(token_payload()).respond(),
+    ],
+)
+def test_in_production_a_broken_handler_gets_the_safe_outcome(
+    handler: Callable[[TokenHookRequest], Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="flask_okta_hooks"):
+        response = serve(handler, OKTA_HOOKS_STRICT=False)
+
+    assert response.status_code == 204
+    assert "safe outcome" in caplog.text
+    assert "3OWo4oo-QQ-rBWfRyTmQYw" in caplog.text  # the eventId, to find the call
+
+
+def test_a_response_is_sent_as_compact_json_with_200() -> None:
+    response = serve(lambda call: call.respond().add_access_claim("tier", "gold"))
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert json.loads(response.data) == {
+        "commands": [
+            {
+                "type": "com.okta.access.patch",
+                "value": [{"op": "add", "path": "/claims/tier", "value": "gold"}],
+            }
+        ]
+    }
+
+
+def test_validation_can_be_switched_off_for_hand_built_bodies() -> None:
+    body = {"commands": [{"type": "com.okta.example", "value": 1}]}
+
+    response = serve(lambda call: body, OKTA_HOOKS_VALIDATE_RESPONSES=False)
+
+    assert response.status_code == 200
+    assert response.get_json() == body
+
+
+def test_a_second_token_hook_takes_its_own_path() -> None:
+    hooks = OktaHooks()
+    hooks.token(lambda call: call.respond().add_access_claim("who", "default"))
+    hooks.token("/token/partners")(lambda call: call.respond().add_access_claim("who", "partner"))
+    client = build_app(hooks).test_client()
+
+    default = post_json(client, "/token", token_payload()).get_json()
+    partner = post_json(client, "/token/partners", token_payload()).get_json()
+
+    assert default["commands"][0]["value"][0]["value"] == "default"
+    assert partner["commands"][0]["value"][0]["value"] == "partner"
+
+
+def test_two_handlers_cannot_share_a_path() -> None:
+    hooks = OktaHooks()
+    hooks.token(lambda call: None)
+
+    with pytest.raises(ValueError, match="own path"):
+        hooks.token(lambda call: None)
+
+
+def test_handlers_cannot_be_added_after_registration() -> None:
+    hooks = OktaHooks()
+    hooks.token(lambda call: None)
+    build_app(hooks)
+
+    with pytest.raises(AssertionError, match="registered"):
+        hooks.token("/token/late")(lambda call: None)
