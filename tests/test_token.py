@@ -82,13 +82,16 @@ def test_request_sections_are_typed() -> None:
     assert call.user.profile.get("timeZone") == "America/Los_Angeles"
     assert call.session is not None
     assert call.session.amr == ("PASSWORD",)
-    assert call.session.idp is not None and call.session.idp.type == "OKTA"
+    assert call.session.idp is not None
+    assert call.session.idp.type == "OKTA"
     assert call.session.mfa_active is False
     assert call.protocol.request.response_type == "token id_token"
     assert call.protocol.issuer == "https://${yourOktaDomain}/oauth2/default"
     assert call.client_id == "customClientIdNative"
-    assert call.request_info is not None and call.request_info.ip_address == "127.0.0.1"
-    assert call.policy is not None and call.policy.rule_id == "0prq8mLKuKAmavOvq0g3"
+    assert call.request_info is not None
+    assert call.request_info.ip_address == "127.0.0.1"
+    assert call.policy is not None
+    assert call.policy.rule_id == "0prq8mLKuKAmavOvq0g3"
     assert call.granted_scopes == ("openid", "profile", "email")
     assert call.refresh_token_jti == "oarob4a0tckCkGcyo1d6"
     assert call.grant_type is None  # the documented sample has no grant_type
