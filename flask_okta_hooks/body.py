@@ -9,6 +9,7 @@ no input can turn into a 500.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,6 +32,8 @@ from .errors import (
 
 JSON_MIMETYPE = "application/json"
 _WHITESPACE_BEFORE_COLON = (b" :", b"\n:", b"\r:", b"\t:")
+_STRUCTURAL = re.compile(rb'[\[\]{}"\\]')
+_DEPTH_SCAN_BYTES = 64 * 1024
 
 
 def check_content_headers(environ: dict[str, Any]) -> None:
@@ -72,7 +75,7 @@ def parse_json(body: bytes, settings: Settings) -> Any:
     except orjson.JSONDecodeError as exc:
         if not body.strip():
             raise EmptyBody from None
-        if "recursion" in str(exc).lower():
+        if "depth" in str(exc) or _nesting_exceeds(body, settings.max_depth):
             raise TooDeep from None
         raise InvalidJSON from None
     keys = _check_structure(value, settings)
@@ -81,6 +84,34 @@ def parse_json(body: bytes, settings: Settings) -> Any:
     if len(body) > settings.max_string:
         _check_string_lengths(value, settings.max_string)
     return value
+
+
+def _nesting_exceeds(body: bytes, limit: int) -> bool:
+    """Whether the start of a body that failed to parse nests deeper than ``limit``.
+
+    Only the failure path runs this, over a bounded prefix, so that a truncated deep
+    body is reported as too deep rather than as merely invalid.
+    """
+    depth = 0
+    in_string = escaped = False
+    for match in _STRUCTURAL.finditer(body, 0, _DEPTH_SCAN_BYTES):
+        char = match.group()
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == b"\\":
+                escaped = True
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in b"]}":
+            depth -= 1
+    return False
 
 
 def _check_structure(root: Any, settings: Settings) -> int:

@@ -40,8 +40,9 @@ class OktaSchema(Schema):
         return self.model(**data) if self.model is not None else data
 
 
-def _string_or_number(value: Any) -> bool:
-    return isinstance(value, str | int | float) and not isinstance(value, bool)
+def _string_or_number(value: Any) -> None:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValidationError("Not a string or a number.")
 
 
 class EnvelopeSchema(OktaSchema):
