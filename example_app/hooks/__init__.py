@@ -1,0 +1,8 @@
+"""The Okta hook handlers of the example service, one module per hook type."""
+
+from __future__ import annotations
+
+from . import token
+from .blueprint import hooks
+
+__all__ = ["hooks", "token"]
