@@ -237,17 +237,17 @@ def render(
         if result.request is not call:
             raise HandlerResultError("the handler returned a response to another request")
         body = result.to_dict()
+        violations = result.violations() if validate else []
     elif isinstance(result, Mapping) and not isinstance(result, HookResponse):
         body = dict(result)
+        violations = hook_type.response_class.check(call, body) if validate else []
     else:
         raise HandlerResultError(
             f"a {hook_type.slug} handler returns a {hook_type.response_class.__name__}, "
             f"a dict in Okta's wire format or None, not {type(result).__name__}"
         )
-    if validate:
-        violations = hook_type.response_class.check(call, body)
-        if violations:
-            raise ResponseRuleError(violations)
+    if violations:
+        raise ResponseRuleError(violations)
     try:
         data = orjson.dumps(body)
     except orjson.JSONEncodeError:
