@@ -16,12 +16,28 @@ from .errors import (
     Violation,
 )
 from .hook_types import HOOK_TYPES, FailureDirection, HookType
+from .hooks.saml import (
+    AssertionSection,
+    AttributeNameFormat,
+    SamlAttribute,
+    SamlAttributeValue,
+    SamlAuthentication,
+    SamlConditions,
+    SamlHookRequest,
+    SamlHookResponse,
+    SamlIssuer,
+    SamlProtocol,
+    SamlSubject,
+    SubjectConfirmation,
+)
 from .hooks.token import MintedToken, Token, TokenHookRequest, TokenHookResponse
 from .request import HookRequest, OktaSession, OktaUser, RequestInfo, UserProfile
 from .response import ErrorCause, HookResponse
 
 __all__ = [
     "HOOK_TYPES",
+    "AssertionSection",
+    "AttributeNameFormat",
     "ConfigurationError",
     "ErrorCause",
     "FailureDirection",
@@ -38,6 +54,16 @@ __all__ = [
     "OktaUser",
     "RequestInfo",
     "ResponseRuleError",
+    "SamlAttribute",
+    "SamlAttributeValue",
+    "SamlAuthentication",
+    "SamlConditions",
+    "SamlHookRequest",
+    "SamlHookResponse",
+    "SamlIssuer",
+    "SamlProtocol",
+    "SamlSubject",
+    "SubjectConfirmation",
     "Token",
     "TokenHookRequest",
     "TokenHookResponse",

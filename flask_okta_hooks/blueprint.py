@@ -32,7 +32,8 @@ from .errors import (
     ResponseRuleError,
     Violation,
 )
-from .hook_types import TOKEN, HookType
+from .hook_types import SAML, TOKEN, HookType
+from .hooks.saml import SamlHookRequest, SamlHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .request import HookRequest
 from .response import HookResponse
@@ -123,6 +124,7 @@ class OktaHooks(Blueprint):
     """
 
     token = HookDecorator[TokenHookRequest, TokenHookResponse](TOKEN)
+    saml = HookDecorator[SamlHookRequest, SamlHookResponse](SAML)
 
     def __init__(
         self,
