@@ -16,6 +16,12 @@ from .errors import (
     Violation,
 )
 from .hook_types import HOOK_TYPES, FailureDirection, HookType
+from .hooks.registration import (
+    RegistrationFlow,
+    RegistrationHookRequest,
+    RegistrationHookResponse,
+    field_error,
+)
 from .hooks.saml import (
     AssertionSection,
     AttributeNameFormat,
@@ -52,6 +58,9 @@ __all__ = [
     "OktaHooksError",
     "OktaSession",
     "OktaUser",
+    "RegistrationFlow",
+    "RegistrationHookRequest",
+    "RegistrationHookResponse",
     "RequestInfo",
     "ResponseRuleError",
     "SamlAttribute",
@@ -69,5 +78,6 @@ __all__ = [
     "TokenHookResponse",
     "UserProfile",
     "Violation",
+    "field_error",
     "render",
 ]

@@ -32,7 +32,8 @@ from .errors import (
     ResponseRuleError,
     Violation,
 )
-from .hook_types import SAML, TOKEN, HookType
+from .hook_types import REGISTRATION, SAML, TOKEN, HookType
+from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
 from .hooks.saml import SamlHookRequest, SamlHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .request import HookRequest
@@ -125,6 +126,7 @@ class OktaHooks(Blueprint):
 
     token = HookDecorator[TokenHookRequest, TokenHookResponse](TOKEN)
     saml = HookDecorator[SamlHookRequest, SamlHookResponse](SAML)
+    registration = HookDecorator[RegistrationHookRequest, RegistrationHookResponse](REGISTRATION)
 
     def __init__(
         self,

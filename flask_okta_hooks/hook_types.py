@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
 from .hooks.saml import SamlHookRequest, SamlHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .request import HookRequest
@@ -67,5 +68,15 @@ SAML = HookType(
     title="SAML assertion inline hook",
 )
 
-HOOK_TYPES: tuple[HookType, ...] = (TOKEN, SAML)
+REGISTRATION = HookType(
+    slug="registration",
+    event_type=RegistrationHookRequest.event_type,
+    request_class=RegistrationHookRequest,
+    response_class=RegistrationHookResponse,
+    empty_allowed=True,
+    okta_fails=FailureDirection.CLOSED,
+    title="Registration inline hook",
+)
+
+HOOK_TYPES: tuple[HookType, ...] = (TOKEN, SAML, REGISTRATION)
 HOOK_TYPES_BY_SLUG = {hook_type.slug: hook_type for hook_type in HOOK_TYPES}
