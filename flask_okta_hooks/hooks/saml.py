@@ -1,9 +1,9 @@
 """SAML assertion inline hook (``com.okta.saml.tokens.transform``).
 
-Okta calls it while it builds a SAML assertion for a custom SAML app, before the
-assertion is signed and sent. The handler may add attribute statements, set the session
-lifetime, replace existing elements of the subject, authentication statement, conditions
-and attribute statements, or return an ``error`` so that Okta denies the SAML request.
+Okta calls it while it builds a SAML assertion for a custom SAML app, before it sends
+the assertion. The handler may add attribute statements, set the session lifetime,
+replace existing elements of the subject, authentication statement, conditions and
+attribute statements, or return an ``error`` so that Okta denies the SAML request.
 Okta's reaction to an operation it cannot apply is not documented, so every operation is
 checked here against the request before it is accepted.
 """
@@ -52,7 +52,7 @@ class AssertionSection(StrEnum):
     CLAIMS = "claims"
 
 
-_SECTIONS = frozenset(AssertionSection)
+_SECTIONS = frozenset(section.value for section in AssertionSection)
 
 
 class AttributeNameFormat(StrEnum):
@@ -381,8 +381,9 @@ class SamlHookResponse(HookResponse):
 
         Values are written as text in the form XML Schema gives them (``True`` becomes
         ``"true"``). Without ``xsi_type`` each value gets the type of its Python value:
-        ``xs:string``, ``xs:boolean``, ``xs:integer`` or ``xs:double``. An attribute of
-        the same name already in the assertion is overwritten, as Okta's own sample shows.
+        ``xs:string``, ``xs:boolean``, ``xs:integer`` or ``xs:double``. Adding an attribute
+        the assertion already has is not refused: Okta's own sample does so (a JSON Patch
+        ``add`` replaces an existing member).
         """
         items: Sequence[AttributeValueInput] = (
             values if isinstance(values, Sequence) and not isinstance(values, str) else [values]
