@@ -132,6 +132,8 @@ class RegistrationHookRequest(HookRequest):
         try:
             return RegistrationFlow(self.request_type)
         except ValueError:
+            # A flow Okta has not documented: the allowed commands are unknown, so the call
+            # is refused (Okta then denies, as on a timeout) rather than answered blindly.
             raise InvalidPayload(fields=("requestType",)) from None
 
     @property
@@ -291,6 +293,9 @@ class RegistrationHookResponse(HookResponse):
             return []
         violations: list[Violation] = []
         flow = _FLOW_BY_PROFILE_COMMAND[command["type"]]
+        # The profile update is documented as invalid in a progressive profile; the
+        # progressive update is documented for that flow only (its effect in a registration
+        # is unconfirmed), so each is refused outside its own flow.
         if request.flow is not flow:
             violations.append(
                 Violation(

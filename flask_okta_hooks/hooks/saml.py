@@ -52,6 +52,8 @@ class AssertionSection(StrEnum):
     CLAIMS = "claims"
 
 
+# data.assertion.lifetime is not among the roots Okta documents as patchable; whether a
+# hook may change it is unconfirmed, so a patch below it is refused rather than risked.
 _SECTIONS = frozenset(section.value for section in AssertionSection)
 
 
@@ -510,6 +512,7 @@ def _check_operation(request: SamlHookRequest, operation: Any, where: str) -> li
     }:
         return bad("operation_shape", 'an operation is {"op": ..., "path": ..., "value": ...}')
     op, path = operation["op"], operation["path"]
+    # Okta documents no remove (or any other op) for SAML; support is unconfirmed.
     if op not in ("add", "replace"):
         return bad("operation", f"op {op!r} is not add or replace; Okta documents no other op")
     if type(path) is not str:
