@@ -157,7 +157,10 @@ def test_a_malformed_part_the_handler_reads_is_a_400(
     payload = copy.deepcopy(sample(SSR))
     change(payload)
     hooks = OktaHooks()
-    hooks.registration(lambda call: read(call) and None)
+
+    @hooks.registration
+    def handler(call: RegistrationHookRequest) -> None:
+        read(call)
 
     response = post_json(build_app(hooks).test_client(), "/registration", payload)
 

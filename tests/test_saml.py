@@ -166,7 +166,10 @@ def test_a_malformed_section_the_handler_reads_is_a_400(
     payload = saml_payload()
     change(payload["data"])
     hooks = OktaHooks()
-    hooks.saml(lambda call: read(call))
+
+    @hooks.saml
+    def handler(call: SamlHookRequest) -> None:
+        read(call)
 
     response = post_json(build_app(hooks).test_client(), "/saml", payload)
 
