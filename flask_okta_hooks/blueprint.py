@@ -32,7 +32,9 @@ from .errors import (
     ResponseRuleError,
     Violation,
 )
-from .hook_types import TOKEN, HookType
+from .hook_types import REGISTRATION, SAML, TOKEN, HookType
+from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
+from .hooks.saml import SamlHookRequest, SamlHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .request import HookRequest
 from .response import HookResponse
@@ -123,6 +125,8 @@ class OktaHooks(Blueprint):
     """
 
     token = HookDecorator[TokenHookRequest, TokenHookResponse](TOKEN)
+    saml = HookDecorator[SamlHookRequest, SamlHookResponse](SAML)
+    registration = HookDecorator[RegistrationHookRequest, RegistrationHookResponse](REGISTRATION)
 
     def __init__(
         self,

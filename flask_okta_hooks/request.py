@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
+from marshmallow.exceptions import SCHEMA
 
 from .errors import InvalidEnvelope, InvalidPayload, WrongEventType
 from .fastload import SectionLoader, exactly, unsure
@@ -302,6 +303,13 @@ def _error_paths(messages: Mapping[str, Any], prefix: str) -> tuple[str, ...]:
     """Dotted paths of the fields marshmallow rejected, without any input values.
 
     Only the first level of names is kept: deeper keys of free-form maps could be data.
+    Marshmallow files errors about the object itself (not an object at all) under
+    ``_schema``; those name the object.
     """
-    dotted = (f"{prefix}.{name}" if prefix else str(name) for name in messages)
-    return tuple(sorted(dotted))
+
+    def path(name: Any) -> str:
+        if not prefix:
+            return str(name)
+        return prefix if name == SCHEMA else f"{prefix}.{name}"
+
+    return tuple(sorted({path(name) for name in messages}))
