@@ -16,12 +16,34 @@ from .errors import (
     Violation,
 )
 from .hook_types import HOOK_TYPES, FailureDirection, HookType
+from .hooks.registration import (
+    RegistrationFlow,
+    RegistrationHookRequest,
+    RegistrationHookResponse,
+    field_error,
+)
+from .hooks.saml import (
+    AssertionSection,
+    AttributeNameFormat,
+    SamlAttribute,
+    SamlAttributeValue,
+    SamlAuthentication,
+    SamlConditions,
+    SamlHookRequest,
+    SamlHookResponse,
+    SamlIssuer,
+    SamlProtocol,
+    SamlSubject,
+    SubjectConfirmation,
+)
 from .hooks.token import MintedToken, Token, TokenHookRequest, TokenHookResponse
 from .request import HookRequest, OktaSession, OktaUser, RequestInfo, UserProfile
 from .response import ErrorCause, HookResponse
 
 __all__ = [
     "HOOK_TYPES",
+    "AssertionSection",
+    "AttributeNameFormat",
     "ConfigurationError",
     "ErrorCause",
     "FailureDirection",
@@ -36,12 +58,26 @@ __all__ = [
     "OktaHooksError",
     "OktaSession",
     "OktaUser",
+    "RegistrationFlow",
+    "RegistrationHookRequest",
+    "RegistrationHookResponse",
     "RequestInfo",
     "ResponseRuleError",
+    "SamlAttribute",
+    "SamlAttributeValue",
+    "SamlAuthentication",
+    "SamlConditions",
+    "SamlHookRequest",
+    "SamlHookResponse",
+    "SamlIssuer",
+    "SamlProtocol",
+    "SamlSubject",
+    "SubjectConfirmation",
     "Token",
     "TokenHookRequest",
     "TokenHookResponse",
     "UserProfile",
     "Violation",
+    "field_error",
     "render",
 ]

@@ -32,7 +32,9 @@ from .errors import (
     ResponseRuleError,
     Violation,
 )
-from .hook_types import TOKEN, HookType
+from .hook_types import REGISTRATION, SAML, TOKEN, HookType
+from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
+from .hooks.saml import SamlHookRequest, SamlHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .request import HookRequest
 from .response import HookResponse
@@ -123,6 +125,8 @@ class OktaHooks(Blueprint):
     """
 
     token = HookDecorator[TokenHookRequest, TokenHookResponse](TOKEN)
+    saml = HookDecorator[SamlHookRequest, SamlHookResponse](SAML)
+    registration = HookDecorator[RegistrationHookRequest, RegistrationHookResponse](REGISTRATION)
 
     def __init__(
         self,
@@ -237,17 +241,17 @@ def render(
         if result.request is not call:
             raise HandlerResultError("the handler returned a response to another request")
         body = result.to_dict()
+        violations = result.violations() if validate else []
     elif isinstance(result, Mapping) and not isinstance(result, HookResponse):
         body = dict(result)
+        violations = hook_type.response_class.check(call, body) if validate else []
     else:
         raise HandlerResultError(
             f"a {hook_type.slug} handler returns a {hook_type.response_class.__name__}, "
             f"a dict in Okta's wire format or None, not {type(result).__name__}"
         )
-    if validate:
-        violations = hook_type.response_class.check(call, body)
-        if violations:
-            raise ResponseRuleError(violations)
+    if violations:
+        raise ResponseRuleError(violations)
     try:
         data = orjson.dumps(body)
     except orjson.JSONEncodeError:

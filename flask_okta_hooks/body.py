@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -31,7 +30,10 @@ from .errors import (
 )
 
 JSON_MIMETYPE = "application/json"
-_WHITESPACE_BEFORE_COLON = (b" :", b"\n:", b"\r:", b"\t:")
+_ESCAPES = re.compile(rb"\\.", re.DOTALL)
+_NOT_STRUCTURAL = bytes(sorted(set(range(256)) - set(b'[]{}"')))
+_STRINGS = re.compile(rb'"[^"]*"')
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 _STRUCTURAL = re.compile(rb'[\[\]{}"\\]')
 _DEPTH_SCAN_BYTES = 64 * 1024
 
@@ -56,6 +58,13 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     Works with a ``Content-Length`` and with chunked bodies (``wsgi.input_terminated``);
     a declared or actual size over the limit raises :class:`PayloadTooLarge`.
     """
+    declared = environ.get("CONTENT_LENGTH", "")
+    if declared.isdigit() and int(declared) <= limit:
+        # The common case: a declared length within the limit, read in one call.
+        data = environ["wsgi.input"].read(int(declared))
+        if len(data) != int(declared):
+            raise HookRequestError("The request body ended before its declared length.")
+        return data  # type: ignore[no-any-return]
     try:
         stream = get_input_stream(environ, max_content_length=limit)
         data = stream.read(limit + 1)
@@ -78,8 +87,14 @@ def parse_json(body: bytes, settings: Settings) -> Any:
         if "depth" in str(exc) or _nesting_exceeds(body, settings.max_depth):
             raise TooDeep from None
         raise InvalidJSON from None
-    keys = _check_structure(value, settings)
-    if keys and _may_repeat_keys(body, keys):
+    # Brackets bound the nesting depth, and commas plus brackets the member count, so
+    # exact measures are needed only for bodies near a limit.
+    containers = body.count(b"{") + body.count(b"[")
+    if containers > settings.max_depth and _deeper_than(body, settings.max_depth):
+        raise TooDeep
+    if body.count(b",") + containers > settings.max_members:
+        _check_members(value, settings.max_members)
+    if _may_repeat_keys(body, value):
         _reject_duplicate_keys(body)
     if len(body) > settings.max_string:
         _check_string_lengths(value, settings.max_string)
@@ -114,44 +129,57 @@ def _nesting_exceeds(body: bytes, limit: int) -> bool:
     return False
 
 
-def _check_structure(root: Any, settings: Settings) -> int:
-    """Walk the parsed value level by level; return the number of object keys.
+def _deeper_than(body: bytes, limit: int) -> bool:
+    """Whether a body that parsed as JSON nests deeper than ``limit``.
 
-    The walk is iterative, so no nesting depth can exhaust the Python stack.
+    With escapes and then everything but brackets and quotes removed, each string is a
+    plain quoted run to drop; what remains is balanced brackets, and each pass that
+    removes the innermost pairs takes one level off. No walk over the parsed value, and
+    at most ``limit + 1`` passes.
     """
-    keys = members = depth = 0
-    level = [root] if type(root) is dict or type(root) is list else []
-    while level:
-        depth += 1
-        if depth > settings.max_depth:
-            raise TooDeep
-        below = []
-        for node in level:
+    skeleton = _ESCAPES.sub(b"", body).translate(None, _NOT_STRUCTURAL)
+    # Adjacent quotes close one string and open the next, or enclose one without
+    # brackets: dropping them keeps every bracket inside a string inside quotes.
+    skeleton = skeleton.replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = _STRINGS.sub(b"", skeleton)
+    for _ in range(limit):
+        skeleton = _INNERMOST.sub(b"", skeleton)
+        if not skeleton:
+            return False
+    return True
+
+
+def _check_members(root: Any, limit: int) -> None:
+    """Count object members and array items, iteratively (no stack depth involved)."""
+    members = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
             members += len(node)
-            children: Iterable[Any] = node
-            if type(node) is dict:
-                keys += len(node)
-                children = node.values()
-            for child in children:
-                if type(child) is dict or type(child) is list:
-                    below.append(child)
-        level = below
-    if members > settings.max_members:
-        raise TooComplex
-    return keys
+            stack.extend(node.values())
+        elif type(node) is list:
+            members += len(node)
+            stack.extend(node)
+        if members > limit:
+            raise TooComplex
 
 
-def _may_repeat_keys(body: bytes, keys: int) -> bool:
+def _may_repeat_keys(body: bytes, value: Any) -> bool:
     """Cheap proof that no object repeats a key; ``True`` means "check properly".
 
-    Every key of a JSON object ends in ``"`` followed by optional whitespace and ``:``.
-    When no colon in the body is preceded by whitespace, each key therefore contributes
-    one ``":`` to the raw text; strings may add more. If the count equals the number of
-    keys the parser kept, no key was dropped, so none was repeated.
+    The parser keeps the last of repeated keys, so re-serialising the parsed value drops
+    the repeats. Without whitespace and without ``\\u`` escapes, every key ends in ``":``
+    in both texts and every ``":`` inside a string is an escaped quote in both, so equal
+    counts prove that no key was dropped.
     """
-    if any(pattern in body for pattern in _WHITESPACE_BEFORE_COLON):
+    if b"\\u" in body:
         return True
-    return body.count(b'":') != keys
+    # Whitespace is dropped inside strings too; that can only add matches to the raw
+    # count, so equal counts still prove that no key was dropped.
+    compact = body.translate(None, b" \t\r\n")
+    return compact.count(b'":') != orjson.dumps(value).count(b'":')
 
 
 def _reject_duplicate_keys(body: bytes) -> None:

@@ -171,8 +171,12 @@ class Settings:
         return "HTTP_" + self.auth_header.upper().replace("-", "_")
 
 
-def _raw(config: Mapping[str, Any], prefix: str) -> tuple[Any, ...]:
-    return tuple(config.get(prefix + s.name, s.default) for s in SETTINGS)
+def _keys(prefix: str) -> tuple[tuple[str, Any], ...]:
+    return tuple((prefix + s.name, s.default) for s in SETTINGS)
+
+
+def _raw(config: Mapping[str, Any], keys: tuple[tuple[str, Any], ...]) -> tuple[Any, ...]:
+    return tuple([config.get(key, default) for key, default in keys])
 
 
 def _build(raw: tuple[Any, ...], prefix: str) -> Settings:
@@ -196,7 +200,7 @@ def apply_defaults(config: dict[str, Any], prefix: str = DEFAULT_PREFIX) -> Sett
     """
     for setting in SETTINGS:
         config.setdefault(prefix + setting.name, setting.default)
-    settings = _build(_raw(config, prefix), prefix)
+    settings = _build(_raw(config, _keys(prefix)), prefix)
     if settings.auth == "none":
         logger.warning(
             "%sAUTH is 'none': Okta hook endpoints accept unauthenticated calls. "
@@ -215,15 +219,16 @@ def apply_defaults(config: dict[str, Any], prefix: str = DEFAULT_PREFIX) -> Sett
 class SettingsCache:
     """Per-app holder that re-validates the settings only when a raw value changes."""
 
-    __slots__ = ("_raw", "_settings", "prefix")
+    __slots__ = ("_keys", "_raw", "_settings", "prefix")
 
     def __init__(self, prefix: str, settings: Settings, config: Mapping[str, Any]) -> None:
         self.prefix = prefix
-        self._raw = _raw(config, prefix)
+        self._keys = _keys(prefix)
+        self._raw = _raw(config, self._keys)
         self._settings = settings
 
     def get(self, config: Mapping[str, Any]) -> Settings:
-        raw = _raw(config, self.prefix)
+        raw = _raw(config, self._keys)
         if raw != self._raw:
             self._settings = _build(raw, self.prefix)
             self._raw = raw

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
+from .hooks.saml import SamlHookRequest, SamlHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .request import HookRequest
 from .response import HookResponse
@@ -56,5 +58,25 @@ TOKEN = HookType(
     title="Token inline hook",
 )
 
-HOOK_TYPES: tuple[HookType, ...] = (TOKEN,)
+SAML = HookType(
+    slug="saml",
+    event_type=SamlHookRequest.event_type,
+    request_class=SamlHookRequest,
+    response_class=SamlHookResponse,
+    empty_allowed=True,
+    okta_fails=FailureDirection.OPEN,
+    title="SAML assertion inline hook",
+)
+
+REGISTRATION = HookType(
+    slug="registration",
+    event_type=RegistrationHookRequest.event_type,
+    request_class=RegistrationHookRequest,
+    response_class=RegistrationHookResponse,
+    empty_allowed=True,
+    okta_fails=FailureDirection.CLOSED,
+    title="Registration inline hook",
+)
+
+HOOK_TYPES: tuple[HookType, ...] = (TOKEN, SAML, REGISTRATION)
 HOOK_TYPES_BY_SLUG = {hook_type.slug: hook_type for hook_type in HOOK_TYPES}

@@ -39,7 +39,11 @@ def join(root: str, segments: Iterable[Segment]) -> str:
 
 def split(pointer: str) -> list[str] | None:
     """Split a pointer into unescaped segments; ``None`` if it is not a valid pointer."""
-    if not pointer.startswith("/") or _VALID_ESCAPES.search(pointer):
+    if not pointer.startswith("/"):
+        return None
+    if "~" not in pointer:
+        return pointer[1:].split("/")
+    if _VALID_ESCAPES.search(pointer):
         return None
     return [unescape(part) for part in pointer[1:].split("/")]
 

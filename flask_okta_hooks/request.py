@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
+from marshmallow.exceptions import SCHEMA
 
 from .errors import InvalidEnvelope, InvalidPayload, WrongEventType
+from .fastload import SectionLoader, exactly, unsure
 
 
 class OktaSchema(Schema):
@@ -33,8 +35,12 @@ class OktaSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    @post_load
-    def _make(self, data: dict[str, Any], **_: Any) -> Any:
+    @post_load(pass_original=True)
+    def _make(self, data: dict[str, Any], original: Any, **_: Any) -> Any:
+        return self.build(data, original)
+
+    def build(self, data: dict[str, Any], original: Any) -> Any:
+        """The loaded result from the validated ``data`` (and the ``original`` input)."""
         if self.unwrap is not None:
             return data.get(self.unwrap)
         return self.model(**data) if self.model is not None else data
@@ -64,7 +70,7 @@ class EnvelopeSchema(OktaSchema):
     data = fields.Dict(required=True)
 
 
-_ENVELOPE = EnvelopeSchema()
+_ENVELOPE = SectionLoader(EnvelopeSchema())
 
 
 class StringTuple(fields.Field[tuple[str, ...]]):
@@ -75,8 +81,15 @@ class StringTuple(fields.Field[tuple[str, ...]]):
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> tuple[str, ...]:
-        if type(value) is not list or any(type(item) is not str for item in value):
+        result = self.quick_convert(value)
+        if result is unsure():
             raise self.make_error("invalid")
+        return result  # type: ignore[no-any-return]
+
+    @staticmethod
+    def quick_convert(value: Any) -> Any:
+        if type(value) is not list or any(type(item) is not str for item in value):
+            return unsure()
         return tuple(value)
 
 
@@ -89,6 +102,8 @@ class JSONBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
+
+    quick_convert = exactly(bool)
 
 
 # --- context objects shared by several hook types ---------------------------------------------
@@ -143,8 +158,7 @@ class UserProfileSchema(OktaSchema):
     locale = fields.String(load_default=None, allow_none=True)
     time_zone = fields.String(data_key="timeZone", load_default=None, allow_none=True)
 
-    @post_load(pass_original=True)
-    def _make(self, data: dict[str, Any], original: Mapping[str, Any], **_: Any) -> UserProfile:
+    def build(self, data: dict[str, Any], original: Any) -> UserProfile:
         return UserProfile(**data, attributes=dict(original))
 
 
@@ -264,8 +278,8 @@ class HookRequest:
         context = self.data.get("context")
         return context if type(context) is dict else {}
 
-    def _section(self, schema: Schema, *path: str) -> Any:
-        """Load the object at ``data.<path>`` with ``schema``; ``None`` when it is absent.
+    def _section(self, loader: SectionLoader, *path: str) -> Any:
+        """Load the object at ``data.<path>`` with ``loader``; ``None`` when it is absent.
 
         A present but malformed section raises :class:`~.errors.InvalidPayload` naming it.
         """
@@ -276,7 +290,7 @@ class HookRequest:
             return None
         where = "data." + ".".join(path)
         try:
-            return schema.load(raw)
+            return loader.load(raw)
         except ValidationError as exc:
             messages = exc.messages_dict if isinstance(exc.messages, dict) else {}
             raise InvalidPayload(fields=_error_paths(messages, where) or (where,)) from None
@@ -289,6 +303,13 @@ def _error_paths(messages: Mapping[str, Any], prefix: str) -> tuple[str, ...]:
     """Dotted paths of the fields marshmallow rejected, without any input values.
 
     Only the first level of names is kept: deeper keys of free-form maps could be data.
+    Marshmallow files errors about the object itself (not an object at all) under
+    ``_schema``; those name the object.
     """
-    dotted = (f"{prefix}.{name}" if prefix else str(name) for name in messages)
-    return tuple(sorted(dotted))
+
+    def path(name: Any) -> str:
+        if not prefix:
+            return str(name)
+        return prefix if name == SCHEMA else f"{prefix}.{name}"
+
+    return tuple(sorted({path(name) for name in messages}))

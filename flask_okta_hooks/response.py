@@ -9,7 +9,7 @@ which also covers bodies built by hand and lets tools check any body against Okt
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -110,6 +110,7 @@ class HookResponse:
         """
         merged = {**self._debug, **values}
         self._raise_if(_check_debug_context(merged, "debugContext"))
+        self._raise_if(check_finite(merged, "debugContext"))
         self._debug = merged
         return self
 
@@ -124,12 +125,21 @@ class HookResponse:
             body["debugContext"] = dict(self._debug)
         return body
 
+    def violations(self) -> list[Violation]:
+        """Every way this response breaks Okta's rules.
+
+        Commands, ``error`` and ``debugContext`` were checked as they were added, so only
+        the rules that span the whole body remain to check here.
+        """
+        return self._check_body(self._request, self.to_dict())
+
     # --- building blocks for subclasses ---------------------------------------------------
 
     def _add_command(self, command_type: str, value: Any) -> Self:
         command = {"type": command_type, "value": value}
         where = f"commands[{len(self._commands)}]"
         self._raise_if(self._check_command(self._request, command, where))
+        self._raise_if(check_finite(value, where))
         self._commands.append(command)
         return self
 
@@ -179,11 +189,7 @@ class HookResponse:
             violations += _check_error(body["error"], "error")
         if "debugContext" in body:
             violations += _check_debug_context(body["debugContext"], "debugContext")
-        if any(_non_finite_numbers(body)):
-            violations.append(
-                Violation("non_finite_number", "", "NaN and infinities are not JSON numbers")
-            )
-        return violations + cls._check_body(request, body)
+        return violations + check_finite(body, "") + cls._check_body(request, body)
 
     @classmethod
     def _check_command(
@@ -246,16 +252,23 @@ def _check_debug_context(debug: Any, where: str) -> list[Violation]:
     return []
 
 
-def _non_finite_numbers(value: Any) -> Iterator[float]:
+_NON_CONTAINERS = frozenset({str, int, bool, type(None)})
+
+
+def check_finite(value: Any, where: str) -> list[Violation]:
+    """A violation when ``value`` holds NaN or an infinity, which JSON cannot represent."""
+    if type(value) in _NON_CONTAINERS:
+        return []
     stack = [value]
     while stack:
         node = stack.pop()
         if type(node) is float and not math.isfinite(node):
-            yield node
-        elif type(node) is dict:
+            return [Violation("non_finite_number", where, "NaN and infinities are not JSON")]
+        if type(node) is dict:
             stack.extend(node.values())
         elif type(node) is list or type(node) is tuple:
             stack.extend(node)
+    return []
 
 
 def check_mapping_keys(value: Mapping[str, Any], where: str) -> list[Violation]:

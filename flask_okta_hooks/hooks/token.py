@@ -9,6 +9,7 @@ checked here against the request before it is accepted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,6 +21,7 @@ from marshmallow import fields
 from .. import pointer
 from ..constants import ACCESS_PATCH, IDENTITY_PATCH, TOKEN_EVENT
 from ..errors import Violation
+from ..fastload import SectionLoader
 from ..request import (
     HookRequest,
     OktaSchema,
@@ -30,9 +32,11 @@ from ..request import (
     RequestInfo,
     RequestInfoSchema,
 )
-from ..response import HookResponse
+from ..response import HookResponse, check_finite
 
 LIFETIME_PATH = "/token/lifetime/expiration"
+_OPERATION_MEMBERS = frozenset({"op", "path", "value"})
+_CONTROL = re.compile("[\x00\r\n]")
 MIN_LIFETIME = 300
 MAX_LIFETIME = 86_400
 #: Longest claim name accepted; real claims are short, and every byte goes into a header.
@@ -170,9 +174,9 @@ class _TokenInfoSchema(OktaSchema):
 
 class MintedTokenSchema(OktaSchema):
     model = MintedToken
-    claims = fields.Dict(keys=fields.String(), load_default=dict)
+    claims = fields.Dict(load_default=dict)
     lifetime = fields.Nested(_TokenInfoSchema, data_key="token", load_default=None)
-    scopes = fields.Dict(keys=fields.String(), values=fields.Nested(ScopeSchema), load_default=dict)
+    scopes = fields.Dict(values=fields.Nested(ScopeSchema), load_default=dict)
 
 
 @dataclass(frozen=True)
@@ -260,13 +264,13 @@ class _RefreshTokenSchema(OktaSchema):
     jti = fields.String(load_default=None)
 
 
-_REQUEST_INFO = RequestInfoSchema()
-_PROTOCOL = TokenProtocolSchema()
-_SESSION = OktaSessionSchema()
-_USER = OktaUserSchema()
-_POLICY = PolicySchema()
-_MINTED = MintedTokenSchema()
-_REFRESH = _RefreshTokenSchema()
+_REQUEST_INFO = SectionLoader(RequestInfoSchema())
+_PROTOCOL = SectionLoader(TokenProtocolSchema())
+_SESSION = SectionLoader(OktaSessionSchema())
+_USER = SectionLoader(OktaUserSchema())
+_POLICY = SectionLoader(PolicySchema())
+_MINTED = SectionLoader(MintedTokenSchema())
+_REFRESH = SectionLoader(_RefreshTokenSchema())
 
 
 class TokenHookRequest(HookRequest):
@@ -398,6 +402,7 @@ class TokenHookResponse(HookResponse):
         operations = self._commands[index]["value"]
         where = f"commands[{index}].value[{len(operations)}]"
         self._raise_if(_check_operation(self._request, token, operation, where))
+        self._raise_if(check_finite(operation, where))
         operations.append(operation)
         return self
 
@@ -440,11 +445,12 @@ def _check_operation(
     def bad(rule: str, message: str) -> list[Violation]:
         return [Violation(rule, where, message)]
 
-    if type(operation) is not dict or not {"op", "path"} <= set(operation) <= {
-        "op",
-        "path",
-        "value",
-    }:
+    if (
+        type(operation) is not dict
+        or "op" not in operation
+        or "path" not in operation
+        or not _OPERATION_MEMBERS.issuperset(operation)
+    ):
         return bad("operation_shape", 'an operation is {"op": ..., "path": ..., "value": ...}')
     op, path = operation["op"], operation["path"]
     if op not in ("add", "replace", "remove"):
@@ -465,7 +471,7 @@ def _check_operation(
             f"nor {LIFETIME_PATH}",
         )
     claim = segments[1]
-    if not claim or len(claim) > MAX_CLAIM_NAME or any(c in claim for c in "\x00\r\n"):
+    if not claim or len(claim) > MAX_CLAIM_NAME or _CONTROL.search(claim):
         return bad(
             "claim_name",
             f"claim names are 1 to {MAX_CLAIM_NAME} characters without NUL, CR or LF",

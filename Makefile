@@ -1,0 +1,35 @@
+# Two commands on a fresh machine with python3 and make:
+#   make run    start example_app (creates .venv and installs from this repository)
+#   make test   lint, type-check and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,example]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m example_app
+
+lint: $(STAMP)
+	$(BIN)/ruff check flask_okta_hooks example_app tests benchmarks
+	$(BIN)/ruff format --check flask_okta_hooks example_app tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy flask_okta_hooks example_app
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/dispatch.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

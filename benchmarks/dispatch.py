@@ -1,0 +1,149 @@
+"""Per-request cost of each hook endpoint against a bare Flask route, as a ratio.
+
+For every hook type, one app serves two routes: the hook endpoint (auth, bounded read,
+strict parse, envelope and schema validation, handler, Okta's rule check, serialisation)
+and a bare Flask route that does ``request.get_json()`` and ``jsonify`` of the same
+response body. Both are timed by calling ``app.wsgi_app`` with a prepared environ, in
+alternating rounds; the fastest round of each counts, since noise from other work on
+the machine only ever adds time.
+
+    python benchmarks/dispatch.py [--requests N] [--rounds R] [--target 1.5]
+
+Exits non-zero when a ratio is over the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import io
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+from flask_okta_hooks import OktaHooks, Token
+from flask_okta_hooks.hook_types import HOOK_TYPES_BY_SLUG
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "okta" / "samples"
+SECRET = "benchmark-secret-5d2c8f1a9e7b"
+
+
+def token_handler(call: Any) -> Any:
+    """Typical work: read the user, add a claim to each token being minted."""
+    login = call.login
+    response = call.respond()
+    if call.id_token is not None:
+        response.add_claim(Token.ID, "extPatientId", "1234")
+    if call.access_token is not None:
+        response.add_claim(Token.ACCESS, "external_guid", login)
+    return response
+
+
+#: For each hook type: the request sample and a handler doing typical work.
+SCENARIOS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "token": ("token.request.json", token_handler),
+}
+
+
+def environ_for(path: str, body: bytes) -> Callable[[], dict[str, Any]]:
+    template = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_ACCEPT": "application/json",
+        "HTTP_AUTHORIZATION": SECRET,
+    }
+
+    def make() -> dict[str, Any]:
+        environ = dict(template)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return environ
+
+    return make
+
+
+def time_requests(app: Flask, make_environ: Callable[[], dict[str, Any]], count: int) -> float:
+    """Seconds per request, calling the WSGI app directly."""
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+
+    wsgi = app.wsgi_app
+    started = time.perf_counter()
+    for _ in range(count):
+        for _chunk in wsgi(make_environ(), start_response):
+            pass
+    elapsed = time.perf_counter() - started
+    if not statuses[-1].startswith("200"):
+        raise SystemExit(f"unexpected status {statuses[-1]}")
+    return elapsed / count
+
+
+def measure(slug: str, requests: int, rounds: int) -> tuple[float, float]:
+    sample_name, handler = SCENARIOS[slug]
+    body = (SAMPLES / sample_name).read_bytes()
+    hook_type = HOOK_TYPES_BY_SLUG[slug]
+    hooks = OktaHooks()
+    hooks.mount(hook_type, handler)
+    app = Flask(f"bench_{slug}")
+    app.config["OKTA_HOOKS_SECRETS"] = [SECRET]
+    app.register_blueprint(hooks)
+
+    # The bare route returns the very body the hook endpoint produces.
+    call = hook_type.request_class.from_payload(json.loads(body))
+    expected = handler(call).to_dict()
+
+    @app.post("/bare")
+    def bare() -> Any:
+        request.get_json()
+        return jsonify(expected)
+
+    ours_env = environ_for(f"/okta/hooks/{slug}", body)
+    bare_env = environ_for("/bare", body)
+    time_requests(app, ours_env, requests // 10)  # warm up both
+    time_requests(app, bare_env, requests // 10)
+    ours, base = [], []
+    for _ in range(rounds):
+        ours.append(time_requests(app, ours_env, requests))
+        base.append(time_requests(app, bare_env, requests))
+    return min(ours), min(base)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--target", type=float, default=1.5, help="highest acceptable ratio")
+    args = parser.parse_args()
+    if not SAMPLES.is_dir():
+        print(f"Okta samples not found at {SAMPLES} (place shared/ beside the clone)")
+        return 2
+    print(f"{'hook':<16} {'endpoint µs':>12} {'bare µs':>9} {'ratio':>7}")
+    worst = 0.0
+    for slug in SCENARIOS:
+        ours, base = measure(slug, args.requests, args.rounds)
+        ratio = ours / base
+        worst = max(worst, ratio)
+        print(f"{slug:<16} {ours * 1e6:>12.1f} {base * 1e6:>9.1f} {ratio:>6.2f}x")
+    verdict = "within" if worst <= args.target else "OVER"
+    print(f"worst ratio {worst:.2f}x: {verdict} the {args.target}x target")
+    return 0 if worst <= args.target else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
