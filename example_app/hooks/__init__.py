@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import token
+from . import registration, saml, token
 from .blueprint import hooks
 
-__all__ = ["hooks", "token"]
+__all__ = ["hooks", "registration", "saml", "token"]
