@@ -224,6 +224,13 @@ class OktaSessionSchema(OktaSchema):
     mfa_active = JSONBoolean(data_key="mfaActive", load_default=None)
 
 
+#: Loaders of the shared context objects, built once for every hook type.
+REQUEST_INFO = SectionLoader(RequestInfoSchema())
+OKTA_USER = SectionLoader(OktaUserSchema())
+OKTA_SESSION = SectionLoader(OktaSessionSchema())
+USER_PROFILE = SectionLoader(UserProfileSchema())
+
+
 # --- the request base class ------------------------------------------------------------------
 
 
@@ -284,10 +291,12 @@ class HookRequest:
         A present but malformed section raises :class:`~.errors.InvalidPayload` naming it.
         """
         raw: Any = self.data
-        for key in path:
-            raw = raw.get(key) if type(raw) is dict else None
-        if raw is None:
-            return None
+        for depth, key in enumerate(path):
+            if type(raw) is not dict:  # a present parent that is not an object
+                raise InvalidPayload(fields=("data." + ".".join(path[:depth]),))
+            raw = raw.get(key)
+            if raw is None:
+                return None
         where = "data." + ".".join(path)
         try:
             return loader.load(raw)
