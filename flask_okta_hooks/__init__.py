@@ -19,6 +19,7 @@ from .hook_types import HOOK_TYPES, FailureDirection, HookType
 from .hooks.token import MintedToken, Token, TokenHookRequest, TokenHookResponse
 from .request import HookRequest, OktaSession, OktaUser, RequestInfo, UserProfile
 from .response import ErrorCause, HookResponse
+from .secret import Secret
 
 __all__ = [
     "HOOK_TYPES",
@@ -38,6 +39,7 @@ __all__ = [
     "OktaUser",
     "RequestInfo",
     "ResponseRuleError",
+    "Secret",
     "Token",
     "TokenHookRequest",
     "TokenHookResponse",
