@@ -227,12 +227,14 @@ def render(
     and :class:`~.errors.ResponseRuleError` for one that breaks Okta's rules.
     """
     if result is None:
-        if hook_type.empty_allowed:
+        if not hook_type.empty_allowed:
+            raise HandlerResultError(
+                f"a {hook_type.slug} handler must return a {hook_type.response_class.__name__}: "
+                f"Okta does not accept an empty answer for this hook type"
+            )
+        result = hook_type.response_class.empty_outcome(call)
+        if result is None:
             return None
-        raise HandlerResultError(
-            f"a {hook_type.slug} handler must return a {hook_type.response_class.__name__}: "
-            f"Okta does not accept an empty answer for this hook type"
-        )
     if isinstance(result, hook_type.response_class):
         if result.request is not call:
             raise HandlerResultError("the handler returned a response to another request")
