@@ -16,6 +16,12 @@ from .errors import (
     Violation,
 )
 from .hook_types import HOOK_TYPES, FailureDirection, HookType
+from .hooks.password_import import (
+    PasswordCredential,
+    PasswordImportHookRequest,
+    PasswordImportHookResponse,
+    PasswordVerdict,
+)
 from .hooks.token import MintedToken, Token, TokenHookRequest, TokenHookResponse
 from .request import HookRequest, OktaSession, OktaUser, RequestInfo, UserProfile
 from .response import ErrorCause, HookResponse
@@ -37,6 +43,10 @@ __all__ = [
     "OktaHooksError",
     "OktaSession",
     "OktaUser",
+    "PasswordCredential",
+    "PasswordImportHookRequest",
+    "PasswordImportHookResponse",
+    "PasswordVerdict",
     "RequestInfo",
     "ResponseRuleError",
     "Secret",

@@ -32,7 +32,8 @@ from .errors import (
     ResponseRuleError,
     Violation,
 )
-from .hook_types import TOKEN, HookType
+from .hook_types import PASSWORD_IMPORT, TOKEN, HookType
+from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .request import HookRequest
 from .response import HookResponse
@@ -123,6 +124,9 @@ class OktaHooks(Blueprint):
     """
 
     token = HookDecorator[TokenHookRequest, TokenHookResponse](TOKEN)
+    password_import = HookDecorator[PasswordImportHookRequest, PasswordImportHookResponse](
+        PASSWORD_IMPORT
+    )
 
     def __init__(
         self,

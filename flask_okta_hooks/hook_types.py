@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .request import HookRequest
 from .response import HookResponse
@@ -56,5 +57,15 @@ TOKEN = HookType(
     title="Token inline hook",
 )
 
-HOOK_TYPES: tuple[HookType, ...] = (TOKEN,)
+PASSWORD_IMPORT = HookType(
+    slug="password-import",
+    event_type=PasswordImportHookRequest.event_type,
+    request_class=PasswordImportHookRequest,
+    response_class=PasswordImportHookResponse,
+    empty_allowed=True,
+    okta_fails=FailureDirection.CLOSED,
+    title="Password import inline hook",
+)
+
+HOOK_TYPES: tuple[HookType, ...] = (TOKEN, PASSWORD_IMPORT)
 HOOK_TYPES_BY_SLUG = {hook_type.slug: hook_type for hook_type in HOOK_TYPES}
