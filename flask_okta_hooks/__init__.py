@@ -23,12 +23,23 @@ from .hooks.password_import import (
     PasswordVerdict,
 )
 from .hooks.token import MintedToken, Token, TokenHookRequest, TokenHookResponse
+from .hooks.user_import import (
+    AppUserProfile,
+    ImportApplication,
+    ImportContext,
+    ImportJob,
+    ImportResult,
+    ImportUser,
+    UserImportHookRequest,
+    UserImportHookResponse,
+)
 from .request import HookRequest, OktaSession, OktaUser, RequestInfo, UserProfile
 from .response import ErrorCause, HookResponse
 from .secret import Secret
 
 __all__ = [
     "HOOK_TYPES",
+    "AppUserProfile",
     "ConfigurationError",
     "ErrorCause",
     "FailureDirection",
@@ -38,6 +49,11 @@ __all__ = [
     "HookResponse",
     "HookResponseError",
     "HookType",
+    "ImportApplication",
+    "ImportContext",
+    "ImportJob",
+    "ImportResult",
+    "ImportUser",
     "MintedToken",
     "OktaHooks",
     "OktaHooksError",
@@ -53,6 +69,8 @@ __all__ = [
     "Token",
     "TokenHookRequest",
     "TokenHookResponse",
+    "UserImportHookRequest",
+    "UserImportHookResponse",
     "UserProfile",
     "Violation",
     "render",

@@ -32,9 +32,10 @@ from .errors import (
     ResponseRuleError,
     Violation,
 )
-from .hook_types import PASSWORD_IMPORT, TOKEN, HookType
+from .hook_types import PASSWORD_IMPORT, TOKEN, USER_IMPORT, HookType
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
+from .hooks.user_import import UserImportHookRequest, UserImportHookResponse
 from .request import HookRequest
 from .response import HookResponse
 
@@ -127,6 +128,7 @@ class OktaHooks(Blueprint):
     password_import = HookDecorator[PasswordImportHookRequest, PasswordImportHookResponse](
         PASSWORD_IMPORT
     )
+    user_import = HookDecorator[UserImportHookRequest, UserImportHookResponse](USER_IMPORT)
 
     def __init__(
         self,

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
+from .hooks.user_import import UserImportHookRequest, UserImportHookResponse
 from .request import HookRequest
 from .response import HookResponse
 
@@ -67,5 +68,15 @@ PASSWORD_IMPORT = HookType(
     title="Password import inline hook",
 )
 
-HOOK_TYPES: tuple[HookType, ...] = (TOKEN, PASSWORD_IMPORT)
+USER_IMPORT = HookType(
+    slug="user-import",
+    event_type=UserImportHookRequest.event_type,
+    request_class=UserImportHookRequest,
+    response_class=UserImportHookResponse,
+    empty_allowed=True,
+    okta_fails=FailureDirection.OPEN,
+    title="User import inline hook",
+)
+
+HOOK_TYPES: tuple[HookType, ...] = (TOKEN, PASSWORD_IMPORT, USER_IMPORT)
 HOOK_TYPES_BY_SLUG = {hook_type.slug: hook_type for hook_type in HOOK_TYPES}
