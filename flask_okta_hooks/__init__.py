@@ -22,6 +22,15 @@ from .hooks.password_import import (
     PasswordImportHookResponse,
     PasswordVerdict,
 )
+from .hooks.telephony import (
+    DeliveryChannel,
+    DeliveryStatus,
+    MessageProfile,
+    TelephonyHookRequest,
+    TelephonyHookResponse,
+    TelephonyRequestType,
+    TelephonyUser,
+)
 from .hooks.token import MintedToken, Token, TokenHookRequest, TokenHookResponse
 from .hooks.user_import import (
     AppUserProfile,
@@ -41,6 +50,8 @@ __all__ = [
     "HOOK_TYPES",
     "AppUserProfile",
     "ConfigurationError",
+    "DeliveryChannel",
+    "DeliveryStatus",
     "ErrorCause",
     "FailureDirection",
     "HandlerResultError",
@@ -54,6 +65,7 @@ __all__ = [
     "ImportJob",
     "ImportResult",
     "ImportUser",
+    "MessageProfile",
     "MintedToken",
     "OktaHooks",
     "OktaHooksError",
@@ -66,6 +78,10 @@ __all__ = [
     "RequestInfo",
     "ResponseRuleError",
     "Secret",
+    "TelephonyHookRequest",
+    "TelephonyHookResponse",
+    "TelephonyRequestType",
+    "TelephonyUser",
     "Token",
     "TokenHookRequest",
     "TokenHookResponse",

@@ -32,8 +32,9 @@ from .errors import (
     ResponseRuleError,
     Violation,
 )
-from .hook_types import PASSWORD_IMPORT, TOKEN, USER_IMPORT, HookType
+from .hook_types import PASSWORD_IMPORT, TELEPHONY, TOKEN, USER_IMPORT, HookType
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
+from .hooks.telephony import TelephonyHookRequest, TelephonyHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .hooks.user_import import UserImportHookRequest, UserImportHookResponse
 from .request import HookRequest
@@ -129,6 +130,7 @@ class OktaHooks(Blueprint):
         PASSWORD_IMPORT
     )
     user_import = HookDecorator[UserImportHookRequest, UserImportHookResponse](USER_IMPORT)
+    telephony = HookDecorator[TelephonyHookRequest, TelephonyHookResponse](TELEPHONY)
 
     def __init__(
         self,

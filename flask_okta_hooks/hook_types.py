@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
+from .hooks.telephony import TelephonyHookRequest, TelephonyHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .hooks.user_import import UserImportHookRequest, UserImportHookResponse
 from .request import HookRequest
@@ -78,5 +79,15 @@ USER_IMPORT = HookType(
     title="User import inline hook",
 )
 
-HOOK_TYPES: tuple[HookType, ...] = (TOKEN, PASSWORD_IMPORT, USER_IMPORT)
+TELEPHONY = HookType(
+    slug="telephony",
+    event_type=TelephonyHookRequest.event_type,
+    request_class=TelephonyHookRequest,
+    response_class=TelephonyHookResponse,
+    empty_allowed=False,
+    okta_fails=FailureDirection.OPEN,
+    title="Telephony inline hook",
+)
+
+HOOK_TYPES: tuple[HookType, ...] = (TOKEN, PASSWORD_IMPORT, USER_IMPORT, TELEPHONY)
 HOOK_TYPES_BY_SLUG = {hook_type.slug: hook_type for hook_type in HOOK_TYPES}
