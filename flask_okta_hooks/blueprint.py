@@ -32,10 +32,13 @@ from .errors import (
     ResponseRuleError,
     Violation,
 )
-from .hook_types import REGISTRATION, SAML, TOKEN, HookType
+from .hook_types import PASSWORD_IMPORT, REGISTRATION, SAML, TELEPHONY, TOKEN, USER_IMPORT, HookType
+from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
 from .hooks.saml import SamlHookRequest, SamlHookResponse
+from .hooks.telephony import TelephonyHookRequest, TelephonyHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
+from .hooks.user_import import UserImportHookRequest, UserImportHookResponse
 from .request import HookRequest
 from .response import HookResponse
 
@@ -127,6 +130,11 @@ class OktaHooks(Blueprint):
     token = HookDecorator[TokenHookRequest, TokenHookResponse](TOKEN)
     saml = HookDecorator[SamlHookRequest, SamlHookResponse](SAML)
     registration = HookDecorator[RegistrationHookRequest, RegistrationHookResponse](REGISTRATION)
+    password_import = HookDecorator[PasswordImportHookRequest, PasswordImportHookResponse](
+        PASSWORD_IMPORT
+    )
+    user_import = HookDecorator[UserImportHookRequest, UserImportHookResponse](USER_IMPORT)
+    telephony = HookDecorator[TelephonyHookRequest, TelephonyHookResponse](TELEPHONY)
 
     def __init__(
         self,
@@ -231,12 +239,14 @@ def render(
     and :class:`~.errors.ResponseRuleError` for one that breaks Okta's rules.
     """
     if result is None:
-        if hook_type.empty_allowed:
+        if not hook_type.empty_allowed:
+            raise HandlerResultError(
+                f"a {hook_type.slug} handler must return a {hook_type.response_class.__name__}: "
+                f"Okta does not accept an empty answer for this hook type"
+            )
+        result = hook_type.response_class.empty_outcome(call)
+        if result is None:
             return None
-        raise HandlerResultError(
-            f"a {hook_type.slug} handler must return a {hook_type.response_class.__name__}: "
-            f"Okta does not accept an empty answer for this hook type"
-        )
     if isinstance(result, hook_type.response_class):
         if result.request is not call:
             raise HandlerResultError("the handler returned a response to another request")
