@@ -111,7 +111,7 @@ def bearer_token(value: bytes | None) -> bytes:
 
 
 class JwksError(Exception):
-    """A JWKS document was fetched but holds no usable signing key."""
+    """The JWKS response is unusable: not a 200, too large, or without a usable key."""
 
 
 def _http_opener() -> urllib.request.OpenerDirector:
@@ -130,19 +130,17 @@ def _http_opener() -> urllib.request.OpenerDirector:
     return opener
 
 
-_opener = _http_opener()
-
-
 def fetch_jwks(url: str, timeout: float) -> bytes:
     """GET ``url`` and return its body: at most :data:`MAX_JWKS_BYTES`, no redirects.
 
-    ``timeout`` bounds the connection and each read, and the body is not read past it.
-    Raises :class:`OSError` (network, HTTP status, timeout) or :class:`JwksError`.
+    Connecting and every read time out after ``timeout`` seconds, and reading the body
+    stops once ``timeout`` has passed in total. Raises :class:`OSError` (network, HTTP
+    status, timeout) or :class:`JwksError`.
     """
     deadline = time.monotonic() + timeout
     # The opener serves http(s) only, whatever the URL says.
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
-    with _opener.open(request, timeout=timeout) as response:
+    with _http_opener().open(request, timeout=timeout) as response:
         if response.status != 200:
             raise JwksError(f"status {response.status}")
         body = bytearray()
