@@ -21,6 +21,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 from flask.sansio.scaffold import setupmethod
 
+from . import oauth
 from .auth import authenticate
 from .body import check_content_headers, parse_json, read_body
 from .config import DEFAULT_PREFIX, Settings, SettingsCache, apply_defaults
@@ -180,6 +181,7 @@ class OktaHooks(Blueprint):
         settings = apply_defaults(app.config, self.config_prefix)
         caches = app.extensions.setdefault(EXTENSION_KEY, {})
         caches[self.config_prefix] = SettingsCache(self.config_prefix, settings, app.config)
+        oauth.install(app, self.config_prefix)
         super().register(app, options)
 
     def _add_route(self, state: BlueprintSetupState, endpoint: Endpoint) -> None:
@@ -207,7 +209,7 @@ class OktaHooks(Blueprint):
         try:
             if environ["REQUEST_METHOD"] != "POST":
                 raise MethodNotAllowed
-            authenticate(environ, settings)
+            authenticate(environ, settings, oauth.verifier_for(app, self.config_prefix))
             check_content_headers(environ)
             payload = parse_json(read_body(environ, settings.max_body), settings)
             call = endpoint.hook_type.request_class.from_payload(payload)
