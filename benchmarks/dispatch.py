@@ -15,8 +15,8 @@ Exits non-zero when a ratio is over the target.
 from __future__ import annotations
 
 import argparse
-import json
 import io
+import json
 import sys
 import time
 from collections.abc import Callable

@@ -16,6 +16,12 @@ from .errors import (
     Violation,
 )
 from .hook_types import HOOK_TYPES, FailureDirection, HookType
+from .hooks.password_import import (
+    PasswordCredential,
+    PasswordImportHookRequest,
+    PasswordImportHookResponse,
+    PasswordVerdict,
+)
 from .hooks.registration import (
     RegistrationFlow,
     RegistrationHookRequest,
@@ -36,15 +42,38 @@ from .hooks.saml import (
     SamlSubject,
     SubjectConfirmation,
 )
+from .hooks.telephony import (
+    DeliveryChannel,
+    DeliveryStatus,
+    MessageProfile,
+    TelephonyHookRequest,
+    TelephonyHookResponse,
+    TelephonyRequestType,
+    TelephonyUser,
+)
 from .hooks.token import MintedToken, Token, TokenHookRequest, TokenHookResponse
+from .hooks.user_import import (
+    AppUserProfile,
+    ImportApplication,
+    ImportContext,
+    ImportJob,
+    ImportResult,
+    ImportUser,
+    UserImportHookRequest,
+    UserImportHookResponse,
+)
 from .request import HookRequest, OktaSession, OktaUser, RequestInfo, UserProfile
 from .response import ErrorCause, HookResponse
+from .secret import Secret
 
 __all__ = [
     "HOOK_TYPES",
+    "AppUserProfile",
     "AssertionSection",
     "AttributeNameFormat",
     "ConfigurationError",
+    "DeliveryChannel",
+    "DeliveryStatus",
     "ErrorCause",
     "FailureDirection",
     "HandlerResultError",
@@ -53,11 +82,21 @@ __all__ = [
     "HookResponse",
     "HookResponseError",
     "HookType",
+    "ImportApplication",
+    "ImportContext",
+    "ImportJob",
+    "ImportResult",
+    "ImportUser",
+    "MessageProfile",
     "MintedToken",
     "OktaHooks",
     "OktaHooksError",
     "OktaSession",
     "OktaUser",
+    "PasswordCredential",
+    "PasswordImportHookRequest",
+    "PasswordImportHookResponse",
+    "PasswordVerdict",
     "RegistrationFlow",
     "RegistrationHookRequest",
     "RegistrationHookResponse",
@@ -72,10 +111,17 @@ __all__ = [
     "SamlIssuer",
     "SamlProtocol",
     "SamlSubject",
+    "Secret",
     "SubjectConfirmation",
+    "TelephonyHookRequest",
+    "TelephonyHookResponse",
+    "TelephonyRequestType",
+    "TelephonyUser",
     "Token",
     "TokenHookRequest",
     "TokenHookResponse",
+    "UserImportHookRequest",
+    "UserImportHookResponse",
     "UserProfile",
     "Violation",
     "field_error",

@@ -1,8 +1,9 @@
-"""Authentication of Okta's calls: the shared header secret.
+"""Authentication of Okta's calls: the shared header secret or an OAuth 2.0 bearer token.
 
-The check runs on the raw header bytes, before the body is read or parsed. The value is
-compared exactly (no trimming, case-sensitive) and in constant time against every
-configured secret, so a secret can be rotated by listing the old and the new value.
+The check runs on the raw header bytes, before the body is read or parsed. A shared
+secret is compared exactly (no trimming, case-sensitive) and in constant time against
+every configured secret, so a secret can be rotated by listing the old and the new value.
+Bearer tokens are verified by :mod:`.oauth`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import Unauthorized
+from .oauth import AUTHORIZATION_ENVIRON_KEY, BearerVerifier, bearer_token
 
 #: Longest auth header value that is compared at all; longer values are refused unread.
 MAX_HEADER_BYTES = 8192
@@ -44,9 +46,22 @@ def secret_matches(presented: bytes, secrets: tuple[bytes, ...]) -> bool:
     return matched
 
 
-def authenticate(environ: dict[str, Any], settings: Settings) -> None:
-    """Raise :class:`~.errors.Unauthorized` unless the call carries a configured secret."""
+def authenticate(
+    environ: dict[str, Any], settings: Settings, verifier: BearerVerifier | None = None
+) -> None:
+    """Raise :class:`~.errors.Unauthorized` unless the call is authenticated.
+
+    In OAuth mode ``verifier`` is the app's :class:`~.oauth.BearerVerifier` (see
+    :func:`~.oauth.verifier_for`), and :class:`~.errors.JwksUnavailable` (503) is raised
+    when the issuer's signing keys cannot be fetched.
+    """
     if settings.auth == "none":
+        return
+    if settings.auth == "oauth":
+        if verifier is None or settings.oauth is None:
+            raise TypeError("OAuth mode needs the app's BearerVerifier and OAuth settings")
+        token = bearer_token(header_value(environ, AUTHORIZATION_ENVIRON_KEY))
+        verifier.verify(token, settings.oauth)
         return
     presented = header_value(environ, settings.auth_environ_key)
     if presented is None or len(presented) > MAX_HEADER_BYTES:

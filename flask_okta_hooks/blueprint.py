@@ -21,6 +21,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 from flask.sansio.scaffold import setupmethod
 
+from . import oauth
 from .auth import authenticate
 from .body import check_content_headers, parse_json, read_body
 from .config import DEFAULT_PREFIX, Settings, SettingsCache, apply_defaults
@@ -32,10 +33,13 @@ from .errors import (
     ResponseRuleError,
     Violation,
 )
-from .hook_types import REGISTRATION, SAML, TOKEN, HookType
+from .hook_types import PASSWORD_IMPORT, REGISTRATION, SAML, TELEPHONY, TOKEN, USER_IMPORT, HookType
+from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
 from .hooks.saml import SamlHookRequest, SamlHookResponse
+from .hooks.telephony import TelephonyHookRequest, TelephonyHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
+from .hooks.user_import import UserImportHookRequest, UserImportHookResponse
 from .request import HookRequest
 from .response import HookResponse
 
@@ -127,6 +131,11 @@ class OktaHooks(Blueprint):
     token = HookDecorator[TokenHookRequest, TokenHookResponse](TOKEN)
     saml = HookDecorator[SamlHookRequest, SamlHookResponse](SAML)
     registration = HookDecorator[RegistrationHookRequest, RegistrationHookResponse](REGISTRATION)
+    password_import = HookDecorator[PasswordImportHookRequest, PasswordImportHookResponse](
+        PASSWORD_IMPORT
+    )
+    user_import = HookDecorator[UserImportHookRequest, UserImportHookResponse](USER_IMPORT)
+    telephony = HookDecorator[TelephonyHookRequest, TelephonyHookResponse](TELEPHONY)
 
     def __init__(
         self,
@@ -172,6 +181,7 @@ class OktaHooks(Blueprint):
         settings = apply_defaults(app.config, self.config_prefix)
         caches = app.extensions.setdefault(EXTENSION_KEY, {})
         caches[self.config_prefix] = SettingsCache(self.config_prefix, settings, app.config)
+        oauth.install(app, self.config_prefix)
         super().register(app, options)
 
     def _add_route(self, state: BlueprintSetupState, endpoint: Endpoint) -> None:
@@ -199,7 +209,7 @@ class OktaHooks(Blueprint):
         try:
             if environ["REQUEST_METHOD"] != "POST":
                 raise MethodNotAllowed
-            authenticate(environ, settings)
+            authenticate(environ, settings, oauth.verifier_for(app, self.config_prefix))
             check_content_headers(environ)
             payload = parse_json(read_body(environ, settings.max_body), settings)
             call = endpoint.hook_type.request_class.from_payload(payload)
@@ -231,12 +241,14 @@ def render(
     and :class:`~.errors.ResponseRuleError` for one that breaks Okta's rules.
     """
     if result is None:
-        if hook_type.empty_allowed:
+        if not hook_type.empty_allowed:
+            raise HandlerResultError(
+                f"a {hook_type.slug} handler must return a {hook_type.response_class.__name__}: "
+                f"Okta does not accept an empty answer for this hook type"
+            )
+        result = hook_type.response_class.empty_outcome(call)
+        if result is None:
             return None
-        raise HandlerResultError(
-            f"a {hook_type.slug} handler must return a {hook_type.response_class.__name__}: "
-            f"Okta does not accept an empty answer for this hook type"
-        )
     if isinstance(result, hook_type.response_class):
         if result.request is not call:
             raise HandlerResultError("the handler returned a response to another request")

@@ -7,19 +7,27 @@ read per request: :func:`settings_for` re-validates only when a raw value change
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
 logger = logging.getLogger("flask_okta_hooks")
 
 DEFAULT_PREFIX = "OKTA_HOOKS_"
-AUTH_MODES = ("header", "none")
+AUTH_MODES = ("header", "oauth", "none")
 #: Shorter secrets are accepted with a warning; Okta sends whatever the admin typed.
 MIN_SECRET_BYTES = 16
+#: Okta's own token verifiers allow two minutes of clock skew; more only widens replay.
+MAX_LEEWAY = 120
+#: Okta gives the whole call 3 s, so one key fetch may use at most a third of it.
+MAX_JWKS_TIMEOUT = 1.0
+_ISSUER_EXAMPLE = "https://{yourOktaDomain}/oauth2/default"
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,88 @@ def _header_name(key: str, value: Any) -> str:
     return value
 
 
+def _optional_word(key: str, value: Any) -> str | None:
+    # Client ids and scope names never hold whitespace; a stray space or newline copied
+    # from a console would otherwise make every token fail the exact comparison.
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise ConfigurationError(f"{key} must be a non-empty string without spaces, or None")
+    return value
+
+
+def _audience(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise ConfigurationError(
+            f"{key} must be the audience of the authorization server, e.g. 'api://default'"
+        )
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url(key: str, value: Any, example: str) -> str:
+    """An absolute https URL; plain http only for loopback hosts (local tests)."""
+    hint = f"{key} must be an https:// URL such as {example!r} (http:// only for localhost)"
+    if not isinstance(value, str) or value != value.strip():
+        raise ConfigurationError(hint)
+    try:
+        parts = urlsplit(value)
+        host, _ = parts.hostname, parts.port  # .port raises ValueError when malformed
+    except ValueError:
+        raise ConfigurationError(hint) from None
+    if not host or parts.scheme not in ("https", "http"):
+        raise ConfigurationError(hint)
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(hint)
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        raise ConfigurationError(f"{key} must not contain credentials or a #fragment")
+    return value
+
+
+def _issuer(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    issuer = _url(key, value, _ISSUER_EXAMPLE)
+    parts = urlsplit(issuer)
+    if parts.query:
+        raise ConfigurationError(f"{key} must not contain a query string")
+    if parts.path in ("", "/"):
+        raise ConfigurationError(
+            f"{key} {issuer!r} is an Okta org authorization server: Okta says only Okta "
+            f"can validate its access tokens. Give the hook's tokens a custom authorization "
+            f"server and set its issuer, such as {_ISSUER_EXAMPLE!r}"
+        )
+    return issuer
+
+
+def _jwks_url(key: str, value: Any) -> str | None:
+    return None if value is None else _url(key, value, _ISSUER_EXAMPLE + "/v1/keys")
+
+
+def _jwks_timeout(key: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= MAX_JWKS_TIMEOUT
+    ):
+        raise ConfigurationError(
+            f"{key} must be a number of seconds above 0 and at most {MAX_JWKS_TIMEOUT}: "
+            f"Okta waits only 3 s for the whole call"
+        )
+    return float(value)
+
+
 def _secrets(key: str, value: Any) -> tuple[bytes, ...]:
     if value is None:
         return ()
@@ -91,8 +181,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "AUTH",
         "header",
-        "How Okta's calls are authenticated: 'header' (shared secret) "
-        "or 'none' (local development only; logs a warning).",
+        "How Okta's calls are authenticated: 'header' (shared secret), 'oauth' (OAuth 2.0 "
+        "bearer token) or 'none' (local development only; logs a warning).",
         _choice(*AUTH_MODES),
     ),
     Setting(
@@ -108,6 +198,56 @@ SETTINGS: tuple[Setting, ...] = (
         "The accepted header values (Okta's 'Authentication secret'), a "
         "string or a list for rotation without downtime; compared exactly.",
         _secrets,
+    ),
+    Setting(
+        "OAUTH_ISSUER",
+        None,
+        "OAuth mode: issuer of the custom authorization server that mints Okta's tokens "
+        "(e.g. https://{yourOktaDomain}/oauth2/default); must equal the token's iss exactly.",
+        _issuer,
+    ),
+    Setting(
+        "OAUTH_AUDIENCE",
+        None,
+        "OAuth mode: audience of that authorization server (e.g. 'api://default'); must "
+        "equal the token's aud exactly.",
+        _audience,
+    ),
+    Setting(
+        "OAUTH_JWKS_URL",
+        None,
+        "OAuth mode: where the signing keys are published; None means '<issuer>/v1/keys'.",
+        _jwks_url,
+    ),
+    Setting(
+        "OAUTH_CLIENT_ID",
+        None,
+        "OAuth mode: the hook's client id; when set, the token's cid must equal it.",
+        _optional_word,
+    ),
+    Setting(
+        "OAUTH_SCOPE",
+        None,
+        "OAuth mode: the hook's custom scope; when set, the token's scp must contain it.",
+        _optional_word,
+    ),
+    Setting(
+        "OAUTH_LEEWAY",
+        60,
+        "OAuth mode: clock skew allowed on exp, iat and nbf, in seconds (at most 120).",
+        _int_between(0, MAX_LEEWAY),
+    ),
+    Setting(
+        "OAUTH_JWKS_TIMEOUT",
+        1.0,
+        "OAuth mode: timeout of one signing-key fetch, in seconds (at most 1.0).",
+        _jwks_timeout,
+    ),
+    Setting(
+        "OAUTH_JWKS_REFRESH",
+        60,
+        "OAuth mode: fewest seconds between key refetches caused by tokens with unknown kids.",
+        _int_between(1, 86_400),
     ),
     Setting(
         "MAX_BODY",
@@ -152,18 +292,42 @@ SETTINGS: tuple[Setting, ...] = (
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """The validated settings of OAuth mode, complete: present only when ``auth == "oauth"``."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+    client_id: str | None
+    scope: str | None
+    leeway: int
+    jwks_timeout: float
+    jwks_refresh: int
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated settings of one configuration prefix."""
 
     auth: str
     auth_header: str
     secrets: tuple[bytes, ...]
+    oauth_issuer: str | None
+    oauth_audience: str | None
+    oauth_jwks_url: str | None
+    oauth_client_id: str | None
+    oauth_scope: str | None
+    oauth_leeway: int
+    oauth_jwks_timeout: float
+    oauth_jwks_refresh: int
     max_body: int
     max_depth: int
     max_members: int
     max_string: int
     validate_responses: bool
     strict: bool | None
+    oauth: OAuthSettings | None = None
+    """Filled in OAuth mode, so the verifier needs no ``None`` checks."""
 
     @property
     def auth_environ_key(self) -> str:
@@ -188,9 +352,35 @@ def _build(raw: tuple[Any, ...], prefix: str) -> Settings:
     if settings.auth == "header" and not settings.secrets:
         raise ConfigurationError(
             f"set {prefix}SECRETS to the value Okta sends in the {settings.auth_header} header "
-            f"(or, for local development only, {prefix}AUTH = 'none')"
+            f"(or {prefix}AUTH = 'oauth' for OAuth 2.0 hooks, or, for local development "
+            f"only, {prefix}AUTH = 'none')"
         )
+    if settings.auth == "oauth":
+        settings = replace(settings, oauth=_oauth_settings(settings, prefix))
     return settings
+
+
+def _oauth_settings(settings: Settings, prefix: str) -> OAuthSettings:
+    if settings.oauth_issuer is None:
+        raise ConfigurationError(
+            f"set {prefix}OAUTH_ISSUER to the issuer of the custom authorization server "
+            f"that mints the hook's tokens, such as {_ISSUER_EXAMPLE!r}"
+        )
+    if settings.oauth_audience is None:
+        raise ConfigurationError(
+            f"set {prefix}OAUTH_AUDIENCE to the audience of the authorization server "
+            f"{settings.oauth_issuer!r}, such as 'api://default'"
+        )
+    return OAuthSettings(
+        issuer=settings.oauth_issuer,
+        audience=settings.oauth_audience,
+        jwks_url=settings.oauth_jwks_url or settings.oauth_issuer.rstrip("/") + "/v1/keys",
+        client_id=settings.oauth_client_id,
+        scope=settings.oauth_scope,
+        leeway=settings.oauth_leeway,
+        jwks_timeout=settings.oauth_jwks_timeout,
+        jwks_refresh=settings.oauth_jwks_refresh,
+    )
 
 
 def apply_defaults(config: dict[str, Any], prefix: str = DEFAULT_PREFIX) -> Settings:

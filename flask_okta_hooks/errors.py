@@ -55,6 +55,18 @@ class Unauthorized(HookRequestError):
     message = "The request is not authenticated."
 
 
+class JwksUnavailable(HookRequestError):
+    """The signing keys of the OAuth issuer cannot be fetched and none is cached.
+
+    A server-side fault, not a verdict on the token: Okta retries once where the hook
+    type allows it. The token is never accepted unverified.
+    """
+
+    status = 503
+    code = "jwks_unavailable"
+    message = "The keys that verify the request's token cannot be fetched right now."
+
+
 class MethodNotAllowed(HookRequestError):
     status = 405
     code = "method_not_allowed"

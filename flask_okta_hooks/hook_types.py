@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
 from .hooks.saml import SamlHookRequest, SamlHookResponse
+from .hooks.telephony import TelephonyHookRequest, TelephonyHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
+from .hooks.user_import import UserImportHookRequest, UserImportHookResponse
 from .request import HookRequest
 from .response import HookResponse
 
@@ -78,5 +81,42 @@ REGISTRATION = HookType(
     title="Registration inline hook",
 )
 
-HOOK_TYPES: tuple[HookType, ...] = (TOKEN, SAML, REGISTRATION)
+PASSWORD_IMPORT = HookType(
+    slug="password-import",
+    event_type=PasswordImportHookRequest.event_type,
+    request_class=PasswordImportHookRequest,
+    response_class=PasswordImportHookResponse,
+    empty_allowed=True,
+    okta_fails=FailureDirection.CLOSED,
+    title="Password import inline hook",
+)
+
+USER_IMPORT = HookType(
+    slug="user-import",
+    event_type=UserImportHookRequest.event_type,
+    request_class=UserImportHookRequest,
+    response_class=UserImportHookResponse,
+    empty_allowed=True,
+    okta_fails=FailureDirection.OPEN,
+    title="User import inline hook",
+)
+
+TELEPHONY = HookType(
+    slug="telephony",
+    event_type=TelephonyHookRequest.event_type,
+    request_class=TelephonyHookRequest,
+    response_class=TelephonyHookResponse,
+    empty_allowed=False,
+    okta_fails=FailureDirection.OPEN,
+    title="Telephony inline hook",
+)
+
+HOOK_TYPES: tuple[HookType, ...] = (
+    TOKEN,
+    SAML,
+    REGISTRATION,
+    PASSWORD_IMPORT,
+    USER_IMPORT,
+    TELEPHONY,
+)
 HOOK_TYPES_BY_SLUG = {hook_type.slug: hook_type for hook_type in HOOK_TYPES}

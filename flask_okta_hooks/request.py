@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Self
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
@@ -20,6 +21,7 @@ from marshmallow.exceptions import SCHEMA
 
 from .errors import InvalidEnvelope, InvalidPayload, WrongEventType
 from .fastload import SectionLoader, exactly, unsure
+from .secret import conceal
 
 
 class OktaSchema(Schema):
@@ -104,6 +106,30 @@ class JSONBoolean(fields.Boolean):
         return value
 
     quick_convert = exactly(bool)
+
+
+class OpenEnum(fields.Field[Any]):
+    """A JSON string loaded as a member of ``enum`` when it names one, else kept as is.
+
+    For Okta's open-ended codes: a value added by Okta later stays readable as a plain
+    ``str`` instead of failing the call, and compares equal to its text either way.
+    """
+
+    default_error_messages = {"invalid": "Not a string."}  # noqa: RUF012
+
+    def __init__(self, enum: type[StrEnum], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.enum = enum
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> StrEnum | str:
+        if type(value) is not str:
+            raise self.make_error("invalid")
+        try:
+            return self.enum(value)
+        except ValueError:
+            return value
 
 
 # --- context objects shared by several hook types ---------------------------------------------
@@ -224,6 +250,13 @@ class OktaSessionSchema(OktaSchema):
     mfa_active = JSONBoolean(data_key="mfaActive", load_default=None)
 
 
+#: Loaders of the shared context objects, built once for every hook type.
+REQUEST_INFO = SectionLoader(RequestInfoSchema())
+OKTA_USER = SectionLoader(OktaUserSchema())
+OKTA_SESSION = SectionLoader(OktaSessionSchema())
+USER_PROFILE = SectionLoader(UserProfileSchema())
+
+
 # --- the request base class ------------------------------------------------------------------
 
 
@@ -238,6 +271,10 @@ class HookRequest:
     event_type: ClassVar[str]
     #: Whether ``data.context`` must be an object (true for every inline hook type).
     requires_context: ClassVar[bool] = True
+    #: Paths below ``data`` of values Okta sends in clear text that must never be shown
+    #: (passwords, one-time codes). They are wrapped in a :class:`~.secret.Secret` inside
+    #: the payload itself, so not even a logged :attr:`payload` reveals them.
+    secret_paths: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
         self.payload = payload
@@ -252,6 +289,9 @@ class HookRequest:
         self.request_type: str | None = envelope["request_type"]
         self.data: dict[str, Any] = envelope["data"]
         """The raw ``data`` object."""
+        for path in self.secret_paths:
+            conceal(self.data, path)
+            conceal(payload["data"], path)
 
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
@@ -259,6 +299,7 @@ class HookRequest:
 
         Raises :class:`~.errors.InvalidEnvelope` for a body that is not an Okta hook call
         and :class:`~.errors.WrongEventType` when ``eventType`` is not :attr:`event_type`.
+        The values at :attr:`secret_paths` are wrapped in place, in ``payload`` too.
         """
         if type(payload) is not dict:
             raise InvalidEnvelope
@@ -278,17 +319,24 @@ class HookRequest:
         context = self.data.get("context")
         return context if type(context) is dict else {}
 
-    def _section(self, loader: SectionLoader, *path: str) -> Any:
+    def _section(self, loader: SectionLoader, *path: str, required: bool = False) -> Any:
         """Load the object at ``data.<path>`` with ``loader``; ``None`` when it is absent.
 
-        A present but malformed section raises :class:`~.errors.InvalidPayload` naming it.
+        A present but malformed section, or an absent ``required`` one, raises
+        :class:`~.errors.InvalidPayload` naming it.
         """
         raw: Any = self.data
-        for key in path:
-            raw = raw.get(key) if type(raw) is dict else None
-        if raw is None:
-            return None
+        for depth, key in enumerate(path):
+            if type(raw) is not dict:  # a present parent that is not an object
+                raise InvalidPayload(fields=("data." + ".".join(path[:depth]),))
+            raw = raw.get(key)
+            if raw is None:
+                break
         where = "data." + ".".join(path)
+        if raw is None:
+            if required:
+                raise InvalidPayload(fields=(where,))
+            return None
         try:
             return loader.load(raw)
         except ValidationError as exc:

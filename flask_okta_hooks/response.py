@@ -204,6 +204,15 @@ class HookResponse:
         return []
 
     @classmethod
+    def empty_outcome(cls, request: HookRequest) -> HookResponse | None:
+        """What a handler returning ``None`` stands for, where the table allows it.
+
+        ``None`` (the default) means an empty 204, which Okta reads as "keep the default".
+        A subclass returns an explicit response when that default cannot be trusted.
+        """
+        return None
+
+    @classmethod
     def safe_outcome(cls, request: HookRequest) -> HookResponse | None:
         """What to answer when the handler fails: by default an empty 204.
 

@@ -25,13 +25,13 @@ from ..constants import (
 )
 from ..errors import InvalidPayload, ResponseRuleError, Violation
 from ..request import (
+    OKTA_USER,
+    REQUEST_INFO,
+    USER_PROFILE,
     HookRequest,
     OktaUser,
-    OktaUserSchema,
     RequestInfo,
-    RequestInfoSchema,
     UserProfile,
-    UserProfileSchema,
 )
 from ..response import ErrorCause, HookResponse, check_mapping_keys
 
@@ -103,10 +103,6 @@ def field_error(attribute: str, message: str, *, reason: str | None = None) -> E
 
 # --- request ---------------------------------------------------------------------------------
 
-_REQUEST_INFO = RequestInfoSchema()
-_USER = OktaUserSchema()
-_PROFILE = UserProfileSchema()
-
 
 class RegistrationHookRequest(HookRequest):
     """A registration inline hook call, for either flow. Sections are typed when first read.
@@ -149,24 +145,24 @@ class RegistrationHookRequest(HookRequest):
     @cached_property
     def request_info(self) -> RequestInfo | None:
         """``data.context.request``: the Sign-In Widget's request to Okta."""
-        return self._section(_REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
+        return self._section(REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
 
     @cached_property
     def user_profile(self) -> UserProfile | None:
         """Self-service registration: the attributes the new user submitted
         (``data.userProfile``; never the password)."""
-        return self._section(_PROFILE, "userProfile")  # type: ignore[no-any-return]
+        return self._section(USER_PROFILE, "userProfile")  # type: ignore[no-any-return]
 
     @cached_property
     def profile_update(self) -> UserProfile | None:
         """Progressive profile: only the attributes the user is changing
         (``data.userProfileUpdate``)."""
-        return self._section(_PROFILE, "userProfileUpdate")  # type: ignore[no-any-return]
+        return self._section(USER_PROFILE, "userProfileUpdate")  # type: ignore[no-any-return]
 
     @cached_property
     def user(self) -> OktaUser | None:
         """Progressive profile: the signed-in user, with the current profile."""
-        return self._section(_USER, "context", "user")  # type: ignore[no-any-return]
+        return self._section(OKTA_USER, "context", "user")  # type: ignore[no-any-return]
 
     @property
     def submitted(self) -> UserProfile:

@@ -21,16 +21,17 @@ from marshmallow import fields
 
 from .. import pointer
 from ..constants import ASSERTION_PATCH, SAML_EVENT
-from ..errors import InvalidPayload, Violation
+from ..errors import Violation
+from ..fastload import SectionLoader
 from ..request import (
+    OKTA_SESSION,
+    OKTA_USER,
+    REQUEST_INFO,
     HookRequest,
     OktaSchema,
     OktaSession,
-    OktaSessionSchema,
     OktaUser,
-    OktaUserSchema,
     RequestInfo,
-    RequestInfoSchema,
     StringTuple,
 )
 from ..response import HookResponse
@@ -244,15 +245,12 @@ class SamlProtocolSchema(OktaSchema):
     issuer = fields.Nested(SamlIssuerSchema, load_default=None)
 
 
-_REQUEST_INFO = RequestInfoSchema()
-_PROTOCOL = SamlProtocolSchema()
-_SESSION = OktaSessionSchema()
-_USER = OktaUserSchema()
-_SUBJECT = SamlSubjectSchema()
-_AUTHENTICATION = SamlAuthenticationSchema()
-_CONDITIONS = SamlConditionsSchema()
-_CLAIMS = _ClaimsSchema()
-_LIFETIME = _LifetimeSchema()
+_PROTOCOL = SectionLoader(SamlProtocolSchema())
+_SUBJECT = SectionLoader(SamlSubjectSchema())
+_AUTHENTICATION = SectionLoader(SamlAuthenticationSchema())
+_CONDITIONS = SectionLoader(SamlConditionsSchema())
+_CLAIMS = SectionLoader(_ClaimsSchema())
+_LIFETIME = SectionLoader(_LifetimeSchema())
 
 
 class SamlHookRequest(HookRequest):
@@ -272,7 +270,7 @@ class SamlHookRequest(HookRequest):
     @cached_property
     def request_info(self) -> RequestInfo | None:
         """``data.context.request``: the end-user request for the SAML app."""
-        return self._section(_REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
+        return self._section(REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
 
     @cached_property
     def protocol(self) -> SamlProtocol:
@@ -287,12 +285,12 @@ class SamlHookRequest(HookRequest):
     @cached_property
     def session(self) -> OktaSession | None:
         """The user's Okta session; may be absent in service-provider-initiated flows."""
-        return self._section(_SESSION, "context", "session")  # type: ignore[no-any-return]
+        return self._section(OKTA_SESSION, "context", "session")  # type: ignore[no-any-return]
 
     @cached_property
     def user(self) -> OktaUser | None:
         """The user the assertion is about."""
-        return self._section(_USER, "context", "user")  # type: ignore[no-any-return]
+        return self._section(OKTA_USER, "context", "user")  # type: ignore[no-any-return]
 
     @cached_property
     def subject(self) -> SamlSubject | None:
@@ -340,12 +338,8 @@ class SamlHookRequest(HookRequest):
         """Start the response to this call."""
         return SamlHookResponse(self)
 
-    def _assertion_part(self, schema: OktaSchema, *path: str) -> Any:
-        # _section would read a malformed assertion (an array, say) as an absent one.
-        assertion = self.data.get("assertion")
-        if assertion is not None and type(assertion) is not dict:
-            raise InvalidPayload(fields=("data.assertion",))
-        return self._section(schema, "assertion", *path)
+    def _assertion_part(self, loader: SectionLoader, *path: str) -> Any:
+        return self._section(loader, "assertion", *path)
 
 
 # --- response --------------------------------------------------------------------------------

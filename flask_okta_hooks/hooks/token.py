@@ -23,14 +23,14 @@ from ..constants import ACCESS_PATCH, IDENTITY_PATCH, TOKEN_EVENT
 from ..errors import Violation
 from ..fastload import SectionLoader
 from ..request import (
+    OKTA_SESSION,
+    OKTA_USER,
+    REQUEST_INFO,
     HookRequest,
     OktaSchema,
     OktaSession,
-    OktaSessionSchema,
     OktaUser,
-    OktaUserSchema,
     RequestInfo,
-    RequestInfoSchema,
 )
 from ..response import HookResponse, check_finite
 
@@ -264,10 +264,7 @@ class _RefreshTokenSchema(OktaSchema):
     jti = fields.String(load_default=None)
 
 
-_REQUEST_INFO = SectionLoader(RequestInfoSchema())
 _PROTOCOL = SectionLoader(TokenProtocolSchema())
-_SESSION = SectionLoader(OktaSessionSchema())
-_USER = SectionLoader(OktaUserSchema())
 _POLICY = SectionLoader(PolicySchema())
 _MINTED = SectionLoader(MintedTokenSchema())
 _REFRESH = SectionLoader(_RefreshTokenSchema())
@@ -281,7 +278,7 @@ class TokenHookRequest(HookRequest):
     @cached_property
     def request_info(self) -> RequestInfo | None:
         """``data.context.request``: the end-user request to the authorization server."""
-        return self._section(_REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
+        return self._section(REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
 
     @cached_property
     def protocol(self) -> TokenProtocol:
@@ -291,12 +288,12 @@ class TokenHookRequest(HookRequest):
     @cached_property
     def session(self) -> OktaSession | None:
         """The user's Okta session; absent in flows without one (client credentials)."""
-        return self._section(_SESSION, "context", "session")  # type: ignore[no-any-return]
+        return self._section(OKTA_SESSION, "context", "session")  # type: ignore[no-any-return]
 
     @cached_property
     def user(self) -> OktaUser | None:
         """The user the tokens are for; absent in flows without a user."""
-        return self._section(_USER, "context", "user")  # type: ignore[no-any-return]
+        return self._section(OKTA_USER, "context", "user")  # type: ignore[no-any-return]
 
     @cached_property
     def policy(self) -> Policy | None:

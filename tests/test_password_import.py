@@ -1,0 +1,415 @@
+"""The password import hook end to end: typed credentials, explicit verdicts, no leaks."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+import pytest
+
+from flask_okta_hooks import (
+    ErrorCause,
+    HandlerResultError,
+    OktaHooks,
+    PasswordImportHookRequest,
+    PasswordImportHookResponse,
+    PasswordVerdict,
+    ResponseRuleError,
+    Secret,
+)
+
+from .conftest import build_app, post_json, response_schema, sample, sample_names
+
+CANARY = "canary-Pw-9c41e7"
+UNVERIFIED = {
+    "commands": [{"type": "com.okta.action.update", "value": {"credential": "UNVERIFIED"}}]
+}
+VERIFIED = {"commands": [{"type": "com.okta.action.update", "value": {"credential": "VERIFIED"}}]}
+
+
+def password_payload(password: str | None = None, **action: Any) -> dict[str, Any]:
+    """Okta's password import sample, with another password or another ``data.action``."""
+    payload: dict[str, Any] = copy.deepcopy(sample("password-import.request.json"))
+    if password is not None:
+        payload["data"]["context"]["credential"]["password"] = password
+    if action:
+        payload["data"]["action"] = action
+    return payload
+
+
+def password_call(password: str | None = None) -> PasswordImportHookRequest:
+    return PasswordImportHookRequest.from_payload(password_payload(password))
+
+
+def serve(
+    handler: Callable[[PasswordImportHookRequest], Any],
+    payload: dict[str, Any] | None = None,
+    **config: Any,
+) -> Any:
+    hooks = OktaHooks()
+    hooks.password_import(handler)
+    client = build_app(hooks, **config).test_client()
+    return post_json(client, "/password-import", payload or password_payload())
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sample_names("password-import.request*.json"))
+def test_every_request_sample_reaches_the_handler_typed(name: str) -> None:
+    seen: list[PasswordImportHookRequest] = []
+    hooks = OktaHooks()
+
+    @hooks.password_import
+    def handler(call: PasswordImportHookRequest) -> None:
+        seen.append(call)
+
+    response = post_json(build_app(hooks).test_client(), "/password-import", sample(name))
+
+    assert response.status_code == 204  # Okta applies data.action: UNVERIFIED
+    assert response.data == b""
+    (call,) = seen
+    payload = sample(name)
+    credential = payload["data"]["context"]["credential"]
+    assert call.event_id == payload["eventId"]
+    # The raw payload stays whole, with the password wrapped in place.
+    assert call.payload["data"]["context"]["credential"]["password"] is call.password
+    call.payload["data"]["context"]["credential"]["password"] = credential["password"]
+    assert call.payload == payload
+    assert call.username == credential["username"]
+    assert isinstance(call.password, Secret)
+    assert call.password.reveal() == credential["password"]
+    assert call.credential.password is call.password
+    assert call.default_verdict is PasswordVerdict.UNVERIFIED
+    assert call.request_info is not None
+    assert call.request_info.url == payload["data"]["context"]["request"]["url"]["value"]
+    assert call.request_info.method == "POST"
+
+
+def test_unknown_members_are_ignored_but_reachable() -> None:
+    payload = password_payload()
+    payload["data"]["context"]["credential"]["hint"] = "new field"
+    payload["futureMember"] = 1
+
+    call = PasswordImportHookRequest.from_payload(payload)
+
+    assert call.username == "isaac.brock@example.com"
+    assert call.payload["futureMember"] == 1
+    assert call.context["credential"]["hint"] == "new field"
+
+
+def test_an_unknown_default_verdict_stays_readable() -> None:
+    call = PasswordImportHookRequest.from_payload(password_payload(credential="LATER"))
+
+    assert call.default_verdict == "LATER"
+    assert not isinstance(call.default_verdict, PasswordVerdict)
+
+
+@pytest.mark.parametrize(
+    ("credential", "field"),
+    [
+        (None, "data.context.credential"),
+        ({"username": "u"}, "data.context.credential.password"),
+        ({"username": "u", "password": True}, "data.context.credential.password"),
+        ({"username": "u", "password": [CANARY]}, "data.context.credential.password"),
+        ({"password": CANARY}, "data.context.credential.username"),
+    ],
+)
+def test_a_handler_reading_a_missing_or_malformed_credential_gets_a_400(
+    credential: dict[str, Any] | None, field: str
+) -> None:
+    payload = password_payload()
+    if credential is None:
+        del payload["data"]["context"]["credential"]
+    else:
+        payload["data"]["context"]["credential"] = credential
+
+    response = serve(lambda call: call.respond().verified() if call.password else None, payload)
+
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_payload"
+    assert response.get_json()["error"]["fields"] == [field]
+    assert CANARY.encode() not in response.data
+
+
+def test_a_lone_surrogate_in_the_password_is_usable_without_crashing() -> None:
+    call = password_call("pw\ud800")
+
+    assert call.password.reveal_bytes() == b"pw\xed\xa0\x80"
+    assert not call.password.matches("pw")
+
+
+def test_a_lone_surrogate_over_http_is_refused_as_invalid_json() -> None:
+    body = json.dumps(password_payload("PLACEHOLDER")).encode().replace(b"PLACEHOLDER", b"\\ud800")
+    hooks = OktaHooks()
+    hooks.password_import(lambda call: call.respond().verified())
+
+    response = post_json(build_app(hooks).test_client(), "/password-import", body)
+
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_json"
+
+
+# --- responses: every documented sample can be produced by the helper ------------------------
+
+BUILDERS: dict[str, Callable[[PasswordImportHookResponse], PasswordImportHookResponse]] = {
+    "password-import.response.verified.json": lambda r: r.verified(),
+    "password-import.response.unverified.json": lambda r: r.unverified(),
+}
+
+
+@pytest.mark.parametrize("name", sample_names("password-import.response.*.json"))
+def test_every_response_sample_is_produced_through_http(name: str) -> None:
+    assert name in BUILDERS, f"no builder for the documented response {name}"
+
+    response = serve(lambda call: BUILDERS[name](call.respond()))
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    produced = response.get_json()
+    assert produced == sample(name)
+    jsonschema.validate(produced, response_schema("password-import"))
+
+
+INVALID_RULES = {"password-import.response.bad-credential.json": ["credential_value"]}
+
+
+@pytest.mark.parametrize("name", sample_names("password-import.*", folder="samples/invalid"))
+def test_every_invalid_sample_is_caught_by_the_rule_check(name: str) -> None:
+    violations = PasswordImportHookResponse.check(password_call(), sample(f"invalid/{name}"))
+
+    assert [v.rule for v in violations] == INVALID_RULES[name]
+    assert violations[0].location == "commands[0].value.credential"
+    assert "VERIFIED or UNVERIFIED" in str(violations[0])
+
+
+# --- the verdict: one, explicit, and VERIFIED only on request ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "rule"),
+    [
+        (lambda r: r.verified().unverified(), "verdict_repeated"),
+        (lambda r: r.unverified().verified(), "verdict_repeated"),
+        (lambda r: r.verified().verified(), "verdict_repeated"),
+        (lambda r: r.error("legacy store down").verified(), "error_without_unverified"),
+        (lambda r: r.verified().error("too late"), "error_without_unverified"),
+    ],
+)
+def test_contradicting_verdicts_are_refused_at_the_call_site(
+    action: Callable[[PasswordImportHookResponse], Any], rule: str
+) -> None:
+    with pytest.raises(ResponseRuleError) as caught:
+        action(password_call().respond())
+
+    assert caught.value.rules == (rule,)
+
+
+def test_a_refused_verdict_leaves_the_first_one_in_place() -> None:
+    response = password_call().respond().unverified()
+
+    with pytest.raises(ResponseRuleError):
+        response.verified()
+
+    assert response.verdict is PasswordVerdict.UNVERIFIED
+    assert response.to_dict() == UNVERIFIED
+
+
+def test_an_error_always_travels_with_unverified() -> None:
+    cause = ErrorCause("Legacy store unavailable", reason="DEPENDENCY", domain="external-service")
+    response = password_call().respond().error("Sign-in is not possible right now", cause)
+
+    body = response.to_dict()
+
+    assert body == {
+        "commands": UNVERIFIED["commands"],
+        "error": {
+            "errorSummary": "Sign-in is not possible right now",
+            "errorCauses": [
+                {
+                    "errorSummary": "Legacy store unavailable",
+                    "reason": "DEPENDENCY",
+                    "domain": "external-service",
+                }
+            ],
+        },
+    }
+    assert PasswordImportHookResponse.check(password_call(), body) == []
+    jsonschema.validate(body, response_schema("password-import"))
+
+
+@pytest.mark.parametrize(
+    ("body", "rules"),
+    [
+        ({}, ["verdict_missing"]),
+        ({"debugContext": {"code": "x"}}, ["verdict_missing"]),
+        (
+            {"commands": VERIFIED["commands"] + UNVERIFIED["commands"]},
+            ["verdict_repeated"],
+        ),
+        ({"error": {"errorSummary": "x"}}, ["verdict_missing", "error_without_unverified"]),
+        ({**VERIFIED, "error": {}}, ["error_without_unverified"]),
+        (
+            {"commands": [{"type": "com.okta.action.update", "value": "VERIFIED"}]},
+            ["credential_shape"],
+        ),
+        (
+            {
+                "commands": [
+                    {
+                        "type": "com.okta.action.update",
+                        "value": {"credential": "VERIFIED", "extra": 1},
+                    }
+                ]
+            },
+            ["credential_shape"],
+        ),
+        (
+            {"commands": [{"type": "com.okta.action.update", "value": {"credential": ["x"]}}]},
+            ["credential_value"],
+        ),
+        (
+            {"commands": [{"type": "com.okta.action.update", "value": {"credential": "verified"}}]},
+            ["credential_value"],
+        ),
+        (
+            {"commands": [{"type": "com.okta.user.profile.update", "value": {"a": 1}}]},
+            ["command_type"],
+        ),
+        ({"commands": {"type": "com.okta.action.update"}}, ["commands_shape"]),
+    ],
+)
+def test_hand_built_bodies_are_checked(body: dict[str, Any], rules: list[str]) -> None:
+    assert [v.rule for v in PasswordImportHookResponse.check(password_call(), body)] == rules
+
+
+def test_a_handler_returning_none_is_unverified_with_a_204() -> None:
+    response = serve(lambda call: None)
+
+    assert response.status_code == 204
+
+
+@pytest.mark.parametrize(
+    "action",
+    [None, {"credential": "VERIFIED"}, {"credential": "LATER"}, {"credential": 1}, {}],
+    ids=["no-action", "verified-default", "unknown-default", "malformed-default", "empty"],
+)
+def test_an_untrusted_default_makes_none_an_explicit_unverified(
+    action: dict[str, Any] | None,
+) -> None:
+    payload = password_payload()
+    if action is None:
+        del payload["data"]["action"]
+    else:
+        payload["data"]["action"] = action
+
+    response = serve(lambda call: None, payload)
+
+    assert response.status_code == 200
+    assert response.get_json() == UNVERIFIED
+
+
+FAILING_HANDLERS: list[Callable[[PasswordImportHookRequest], Any]] = [
+    lambda call: 1 / 0,
+    lambda call: "VERIFIED",
+    lambda call: call.respond(),  # no verdict
+    lambda call: call.respond().verified().unverified(),
+    lambda call: {**VERIFIED, "error": {"errorSummary": "x"}},
+    lambda call: {"commands": [{"type": "com.okta.action.update", "value": {"credential": "OK"}}]},
+    lambda call: password_call().respond().verified(),  # answers another request
+    lambda call: call.respond().verified().debug(note="x" * 300),
+]
+
+
+@pytest.mark.parametrize("handler", FAILING_HANDLERS)
+def test_in_production_a_broken_handler_gets_an_explicit_unverified(
+    handler: Callable[[PasswordImportHookRequest], Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="flask_okta_hooks"):
+        response = serve(handler, OKTA_HOOKS_STRICT=False)
+
+    assert response.status_code == 200
+    assert response.get_json() == UNVERIFIED
+    assert "hook=password-import" in caplog.text
+    jsonschema.validate(response.get_json(), response_schema("password-import"))
+
+
+@pytest.mark.parametrize("handler", FAILING_HANDLERS)
+def test_in_strict_mode_a_broken_handler_reaches_the_developer(
+    handler: Callable[[PasswordImportHookRequest], Any],
+) -> None:
+    with pytest.raises((ResponseRuleError, HandlerResultError, ZeroDivisionError)):
+        serve(handler, OKTA_HOOKS_STRICT=True)
+
+
+def test_the_safe_outcome_is_unverified() -> None:
+    outcome = PasswordImportHookResponse.safe_outcome(password_call())
+
+    assert outcome.to_dict() == UNVERIFIED
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        lambda call: None,
+        lambda call: call.respond().unverified(),
+        lambda call: call.respond().error("no"),
+        lambda call: call.respond().debug(rule="x"),
+        lambda call: 1 / 0,
+        lambda call: call.respond().verified().unverified(),
+        lambda call: {"commands": []},
+    ],
+)
+def test_only_an_explicit_verified_lets_the_user_in(
+    handler: Callable[[PasswordImportHookRequest], Any],
+) -> None:
+    response = serve(handler, OKTA_HOOKS_STRICT=False)
+
+    assert b"VERIFIED" not in response.data.replace(b"UNVERIFIED", b"")
+    assert serve(lambda call: call.respond().verified()).get_json() == VERIFIED
+
+
+# --- the password never leaks ------------------------------------------------------------------
+
+
+def leaky_handler(call: PasswordImportHookRequest) -> Any:
+    """A careless handler: logs everything it has, then fails with the request in the text."""
+    log = logging.getLogger("app.migration")
+    log.debug("call %r credential %r %s", call, call.credential, call.credential)
+    log.info("password %s / %r / %s", call.password, call.password, f"{call.password}")
+    log.warning("vars %s", vars(call))
+    raise ValueError(f"could not verify {call.credential!r} {call.password.reveal()}")
+
+
+def test_the_password_appears_in_no_log_and_no_response(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    response = serve(leaky_handler, password_payload(CANARY), OKTA_HOOKS_STRICT=False)
+
+    assert response.status_code == 200
+    assert response.get_json() == UNVERIFIED
+    assert "call <PasswordImportHookRequest" in caplog.text  # the handler's lines were logged
+    assert "handler_error:ValueError" in caplog.text
+    assert CANARY not in caplog.text
+    assert CANARY.encode() not in response.data
+
+
+def test_the_password_is_in_no_repr_of_the_request_nor_of_its_raw_payload() -> None:
+    call = password_call(CANARY)
+
+    shown = [
+        repr(call),
+        repr(call.credential),
+        str(call.credential),
+        repr(call.password),
+        repr(call.payload),
+        repr(call.data),
+        repr(call.context),
+    ]
+
+    assert all(CANARY not in text for text in shown)
+    assert call.password.reveal() == CANARY
