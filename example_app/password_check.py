@@ -30,7 +30,7 @@ from .passwords import (
     UnusablePassword,
     check_fits,
     hash_password,
-    scheme_of,
+    parse_hash,
     verify_password,
 )
 
@@ -108,7 +108,7 @@ class LegacyPasswords:
             return self._dummy_check(deadline, Reason.NO_PASSWORD)
         stored = account.password_hash
         try:
-            scheme = scheme_of(stored)
+            scheme = parse_hash(stored)
             check_fits(password, scheme)
         except UnusableHash:
             return self._dummy_check(deadline, Reason.UNUSABLE_HASH)

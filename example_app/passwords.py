@@ -36,6 +36,8 @@ MAX_ARGON2_MEMORY_KIB = 262_144
 MAX_ARGON2_TIME_COST = 16
 MAX_ARGON2_PARALLELISM = 16
 MAX_PBKDF2_ITERATIONS = 10_000_000
+ARGON2_MIN_SALT = 8
+ARGON2_MIN_HASH = 4
 
 _BCRYPT = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
 _PBKDF2 = re.compile(r"pbkdf2_sha256\$(\d{1,9})\$([A-Za-z0-9./+=_-]{1,128})\$([A-Za-z0-9+/=]{44})")
@@ -125,46 +127,58 @@ def hash_password(password: str | bytes, scheme: Scheme, costs: HashCosts) -> st
     return f"pbkdf2_sha256${costs.pbkdf2_iterations}${salt}${encoded}"
 
 
+def parse_hash(stored: str) -> Scheme:
+    """The format of a stored hash, after checking its structure and costs.
+
+    Raises :class:`UnusableHash` for a hash that is malformed, of an unknown format, or
+    asks for costs beyond the limits above; checking it could not give an honest answer.
+    """
+    scheme = scheme_of(stored)
+    if scheme is Scheme.BCRYPT:
+        match = _BCRYPT.fullmatch(stored)
+        if match is None or not 4 <= int(match[1]) <= MAX_BCRYPT_ROUNDS:
+            raise UnusableHash("malformed bcrypt hash")
+    elif scheme is Scheme.ARGON2:
+        try:
+            params = argon2.extract_parameters(stored)
+        except InvalidHashError:
+            raise UnusableHash("malformed argon2 hash") from None
+        # Below these lengths argon2 itself refuses to decode the hash.
+        if params.salt_len < ARGON2_MIN_SALT or params.hash_len < ARGON2_MIN_HASH:
+            raise UnusableHash("malformed argon2 hash")
+        if (
+            params.memory_cost > MAX_ARGON2_MEMORY_KIB
+            or params.time_cost > MAX_ARGON2_TIME_COST
+            or params.parallelism > MAX_ARGON2_PARALLELISM
+        ):
+            raise UnusableHash("argon2 costs beyond the accepted limits")
+    else:
+        _pbkdf2_parts(stored)
+    return scheme
+
+
 def verify_password(password: str | bytes, stored: str) -> bool:
     """Whether ``password`` matches the stored legacy hash.
 
     Raises :class:`UnusableHash` or :class:`UnusablePassword` when no honest answer is
     possible; the argon2 and bcrypt libraries may raise their own errors too.
     """
-    scheme = scheme_of(stored)
+    scheme = parse_hash(stored)
     data = check_fits(password, scheme)
     if scheme is Scheme.BCRYPT:
-        return _verify_bcrypt(data, stored)
+        return bcrypt.checkpw(data, stored.encode("ascii"))
     if scheme is Scheme.ARGON2:
-        return _verify_argon2(data, stored)
-    return _verify_pbkdf2(data, stored)
+        try:
+            return argon2.PasswordHasher().verify(stored, data)
+        except VerifyMismatchError:
+            return False
+    salt, iterations, expected = _pbkdf2_parts(stored)
+    actual = hashlib.pbkdf2_hmac("sha256", data, salt, iterations)
+    return hmac.compare_digest(actual, expected)
 
 
-def _verify_bcrypt(data: bytes, stored: str) -> bool:
-    match = _BCRYPT.fullmatch(stored)
-    if match is None or not 4 <= int(match[1]) <= MAX_BCRYPT_ROUNDS:
-        raise UnusableHash("malformed bcrypt hash")
-    return bcrypt.checkpw(data, stored.encode("ascii"))
-
-
-def _verify_argon2(data: bytes, stored: str) -> bool:
-    try:
-        params = argon2.extract_parameters(stored)
-    except InvalidHashError:
-        raise UnusableHash("malformed argon2 hash") from None
-    if (
-        params.memory_cost > MAX_ARGON2_MEMORY_KIB
-        or params.time_cost > MAX_ARGON2_TIME_COST
-        or params.parallelism > MAX_ARGON2_PARALLELISM
-    ):
-        raise UnusableHash("argon2 costs beyond the accepted limits")
-    try:
-        return argon2.PasswordHasher().verify(stored, data)
-    except VerifyMismatchError:
-        return False
-
-
-def _verify_pbkdf2(data: bytes, stored: str) -> bool:
+def _pbkdf2_parts(stored: str) -> tuple[bytes, int, bytes]:
+    """Salt, iterations and digest of a ``pbkdf2_sha256$...`` hash."""
     match = _PBKDF2.fullmatch(stored)
     if match is None:
         raise UnusableHash("malformed pbkdf2_sha256 hash")
@@ -172,10 +186,9 @@ def _verify_pbkdf2(data: bytes, stored: str) -> bool:
     if not 1 <= iterations <= MAX_PBKDF2_ITERATIONS:
         raise UnusableHash("pbkdf2_sha256 iterations beyond the accepted limits")
     try:
-        expected = base64.b64decode(match[3], validate=True)
+        digest = base64.b64decode(match[3], validate=True)
     except binascii.Error:
         raise UnusableHash("malformed pbkdf2_sha256 hash") from None
-    if len(expected) != hashlib.sha256().digest_size:
+    if len(digest) != hashlib.sha256().digest_size:
         raise UnusableHash("malformed pbkdf2_sha256 hash")
-    actual = hashlib.pbkdf2_hmac("sha256", data, match[2].encode("ascii"), iterations)
-    return hmac.compare_digest(actual, expected)
+    return match[2].encode("ascii"), iterations, digest
