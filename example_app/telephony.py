@@ -18,8 +18,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+from flask_okta_hooks import DeliveryChannel, DeliveryStatus
 
 from .db import Database
 from .models import OutboxMessage
@@ -28,29 +29,11 @@ _PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 _PHONE = re.compile(r"\+?[0-9]{6,15}")
 
 
-class Channel(StrEnum):
-    SMS = "SMS"
-    VOICE = "VOICE"
-
-    @classmethod
-    def from_okta(cls, value: str | None) -> Channel:
-        """Okta's ``deliveryChannel``: ``SMS``, or a voice call (spelled several ways)."""
-        return cls.SMS if (value or "").strip().lower() == "sms" else cls.VOICE
-
-
-class DeliveryStatus(StrEnum):
-    """Okta's telephony result statuses."""
-
-    SUCCESSFUL = "SUCCESSFUL"
-    PENDING = "PENDING"
-    FAILED = "FAILED"
-
-
 @dataclass(frozen=True)
 class OutboundMessage:
     """One message to deliver. ``text`` holds the one-time code: it is kept out of ``repr``."""
 
-    channel: Channel
+    channel: DeliveryChannel
     phone_number: str
     text: str = field(repr=False)
     locale: str | None = None
@@ -121,21 +104,11 @@ def normalise_phone_number(value: str | None) -> str | None:
     return number if _PHONE.fullmatch(number) else None
 
 
-def message_text(channel: Channel, template: str | None, code: str) -> str:
+def message_text(channel: DeliveryChannel, template: str | None, code: str) -> str:
     """The text to deliver: Okta's own SMS text, or a spoken code for voice calls."""
-    if channel is Channel.SMS and template:
+    if channel is DeliveryChannel.SMS and template:
         return template
-    if channel is Channel.VOICE:
+    if channel is DeliveryChannel.VOICE:
         # Spaced digits make text-to-speech read the code digit by digit.
         return "Your Example Corp verification code is " + " ".join(code) + "."
     return f"Your Example Corp verification code is {code}."
-
-
-def parse_expiry(value: str | None) -> datetime | None:
-    """Okta's ``otpExpires`` (ISO-8601, ``Z`` suffix); ``None`` when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import registration, saml, token
+from . import password_import, registration, saml, telephony, token, user_import
 from .blueprint import hooks
 
-__all__ = ["hooks", "registration", "saml", "token"]
+__all__ = ["hooks", "password_import", "registration", "saml", "telephony", "token", "user_import"]
