@@ -18,7 +18,7 @@ from . import audit, banner, cli
 from .admission import Admission
 from .db import Database
 from .hook_secret import instance_secret
-from .hooks import hooks
+from .hooks import hooks as okta_hooks
 from .models import HookCall
 from .password_check import LegacyPasswords
 from .seed import seed
@@ -77,8 +77,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         with db.session() as session:
             session.add(entry)
 
-    audit.install(app, hooks.name, record)
-    app.register_blueprint(hooks)
+    audit.install(app, okta_hooks.name, record)
+    app.register_blueprint(okta_hooks)
     cli.register(app)
     banner.show_when_serving(app)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from .models import HookCall
@@ -13,6 +14,7 @@ from .services import services
 
 
 @click.command("seed")
+@with_appcontext
 def seed_command() -> None:
     """Create the tables and add the demo data that is missing (safe to repeat)."""
     db = services().db
@@ -21,6 +23,7 @@ def seed_command() -> None:
 
 
 @click.command("add-user")
+@with_appcontext
 @click.argument("login")
 @click.option(
     "--password",
@@ -81,6 +84,7 @@ def add_user_command(
 
 
 @click.command("audit")
+@with_appcontext
 @click.option("--limit", default=20, show_default=True, help="How many calls to show.")
 def audit_command(limit: int) -> None:
     """Show the most recent hook calls (type, eventId, outcome, status, latency)."""
