@@ -59,4 +59,10 @@ def render(app: Flask, local_url: str) -> str:
             f"  Okta's 'Authentication secret': {secret}",
             f"    ({how} and kept in {where}; set FLASK_OKTA_HOOKS_SECRETS to use your own)",
         ]
+    lines += [
+        "",
+        "  Give a legacy account a password to try the password import:",
+        "    flask --app example_app add-user isaac.brock@example.com --scheme bcrypt",
+        "  Recent hook calls: flask --app example_app audit",
+    ]
     return "\n".join(lines) + "\n"

@@ -52,6 +52,12 @@ def _text(key: str, value: Any) -> str:
     return value
 
 
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(f"{key} must be true or false")
+    return value
+
+
 def _scheme(key: str, value: Any) -> Scheme:
     try:
         return Scheme(value)
@@ -92,7 +98,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "SEED_ON_FIRST_RUN",
         True,
-        lambda key, value: _bool(key, value),
+        _bool,
         "Create and seed the tables when the database has none yet.",
     ),
     Option(
@@ -147,12 +153,6 @@ OPTIONS: tuple[Option, ...] = (
         "An object with send(message) -> Delivery; default: the outbox table.",
     ),
 )
-
-
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise SettingsError(f"{key} must be true or false")
-    return value
 
 
 @dataclass(frozen=True)
