@@ -252,7 +252,7 @@ def main() -> int:
         f"  in the service   p50 {percentile(server_latencies, 0.50):.3f} s  "
         f"p99 {percentile(server_latencies, 0.99):.3f} s  max {max(server_latencies):.3f} s"
     )
-    print(f"  shed             {shed} (UNVERIFIED at once, without hashing; from the audit)")
+    print(f"  shed             {shed} (UNVERIFIED unhashed: no slot in time; from the audit)")
     missed = []
     if slow:
         missed.append(f"{slow} responses slower than {args.limit} s")
