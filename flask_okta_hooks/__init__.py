@@ -6,6 +6,7 @@ checked against Okta's rules, before anything reaches Okta.
 """
 
 from .blueprint import OktaHooks, render
+from .dedupe import DedupeStore, MemoryDedupeStore
 from .errors import (
     ConfigurationError,
     HandlerResultError,
@@ -72,6 +73,7 @@ __all__ = [
     "AssertionSection",
     "AttributeNameFormat",
     "ConfigurationError",
+    "DedupeStore",
     "DeliveryChannel",
     "DeliveryStatus",
     "ErrorCause",
@@ -87,6 +89,7 @@ __all__ = [
     "ImportJob",
     "ImportResult",
     "ImportUser",
+    "MemoryDedupeStore",
     "MessageProfile",
     "MintedToken",
     "OktaHooks",
