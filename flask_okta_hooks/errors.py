@@ -68,9 +68,15 @@ class JwksUnavailable(HookRequestError):
 
 
 class MethodNotAllowed(HookRequestError):
+    """The endpoint does not answer this method; ``allowed`` goes into the ``Allow`` header."""
+
     status = 405
     code = "method_not_allowed"
     message = "This endpoint accepts POST requests only."
+
+    def __init__(self, allowed: Sequence[str] = ("POST",)) -> None:
+        self.allowed = tuple(allowed)
+        super().__init__(f"This endpoint accepts {' and '.join(self.allowed)} requests only.")
 
 
 class PayloadTooLarge(HookRequestError):
