@@ -3,10 +3,11 @@
 Okta waits 3 s for an event hook and retries once, so the endpoint answers 204 as soon as
 a delivery is authenticated, parsed and accepted, and the handlers run afterwards on a
 few background threads per app (:class:`EventWorker`). Accepting a delivery means, for
-every event that has a handler: claiming its id in the de-duplication store (an event
-already claimed is skipped) and putting it on the bounded queue. A delivery that does not
-fit the queue is answered 503 and its claims are given back, so Okta's one retry can take
-it. A handler that raises is logged (exception type only) and its claim is given back.
+every event that has a handler: claiming it in the de-duplication store, by endpoint and
+``uuid`` (an event already claimed is skipped), and putting it on the bounded queue. A
+delivery that does not fit the queue is answered 503 and its claims are given back, so
+Okta's one retry can take it. A handler that raises is logged (exception type only) and
+its claim is given back.
 
 Handlers run with the app context pushed. ``OKTA_HOOKS_EVENTS_INLINE`` runs them before
 the answer instead; a failure is then a 503 (the events that were handled stay claimed,
