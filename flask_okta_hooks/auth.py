@@ -47,17 +47,22 @@ def secret_matches(presented: bytes, secrets: tuple[bytes, ...]) -> bool:
 
 
 def authenticate(
-    environ: dict[str, Any], settings: Settings, verifier: BearerVerifier | None = None
+    environ: dict[str, Any],
+    settings: Settings,
+    verifier: BearerVerifier | None = None,
+    *,
+    bearer: bool = True,
 ) -> None:
     """Raise :class:`~.errors.Unauthorized` unless the call is authenticated.
 
     In OAuth mode ``verifier`` is the app's :class:`~.oauth.BearerVerifier` (see
     :func:`~.oauth.verifier_for`), and :class:`~.errors.JwksUnavailable` (503) is raised
-    when the issuer's signing keys cannot be fetched.
+    when the issuer's signing keys cannot be fetched. With ``bearer`` false (hook types
+    Okta cannot call with OAuth 2.0) the header secret is checked in OAuth mode too.
     """
     if settings.auth == "none":
         return
-    if settings.auth == "oauth":
+    if settings.auth == "oauth" and bearer:
         if verifier is None or settings.oauth is None:
             raise TypeError("OAuth mode needs the app's BearerVerifier and OAuth settings")
         token = bearer_token(header_value(environ, AUTHORIZATION_ENVIRON_KEY))

@@ -2,8 +2,9 @@
 
 A call goes through fixed steps, in this order: method, authentication (on the raw
 header, before the body is read), content headers, bounded read, strict JSON parse,
-envelope and ``eventType`` check, handler, Okta's rules, serialisation. Every status code
-is chosen here, in :meth:`OktaHooks._serve`.
+envelope and ``eventType`` check, handler, Okta's rules, serialisation. A GET, which only
+event hooks answer (Okta's verification), is answered right after authentication. Every
+status code is chosen here, in :meth:`OktaHooks._serve`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,17 @@ from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 from flask.sansio.scaffold import setupmethod
 
-from . import oauth
+from . import delivery, oauth
 from .auth import authenticate
 from .body import check_content_headers, parse_json, read_body
-from .config import DEFAULT_PREFIX, Settings, SettingsCache, apply_defaults
+from .config import (
+    DEFAULT_PREFIX,
+    EXTENSION_KEY,
+    Settings,
+    SettingsCache,
+    apply_defaults,
+    require_header_secret,
+)
 from .constants import MAX_RESPONSE_BYTES
 from .errors import (
     HandlerResultError,
@@ -45,7 +53,6 @@ from .response import HookResponse
 
 logger = logging.getLogger("flask_okta_hooks")
 
-EXTENSION_KEY = "okta_hooks"
 _ENDPOINT_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 Req = TypeVar("Req", bound=HookRequest)
@@ -121,8 +128,12 @@ class OktaHooks(Blueprint):
         def enrich(call: TokenHookRequest) -> TokenHookResponse | None:
             return call.respond().add_access_claim("tier", "gold")
 
+        @hooks.event("user.lifecycle.deactivate")
+        def offboard(event: LogEvent) -> None:
+            ...
+
         app.config["OKTA_HOOKS_SECRETS"] = ["<the value Okta sends>"]
-        app.register_blueprint(hooks)  # POST /okta/hooks/token
+        app.register_blueprint(hooks)  # POST /okta/hooks/token; GET, POST /okta/hooks/events
 
     Configuration is read from ``app.config`` keys starting with ``config_prefix``; give a
     second blueprint its own prefix to configure it separately.
@@ -136,6 +147,7 @@ class OktaHooks(Blueprint):
     )
     user_import = HookDecorator[UserImportHookRequest, UserImportHookResponse](USER_IMPORT)
     telephony = HookDecorator[TelephonyHookRequest, TelephonyHookResponse](TELEPHONY)
+    event = delivery.EventDecorator()
 
     def __init__(
         self,
@@ -179,10 +191,22 @@ class OktaHooks(Blueprint):
     def register(self, app: App, options: dict[str, Any]) -> None:
         """Apply and validate the configuration, then register the routes."""
         settings = apply_defaults(app.config, self.config_prefix)
+        header_only = [path for path, e in self.endpoints.items() if not e.hook_type.bearer_auth]
+        require_header_secret(settings, self.config_prefix, header_only)
         caches = app.extensions.setdefault(EXTENSION_KEY, {})
         caches[self.config_prefix] = SettingsCache(self.config_prefix, settings, app.config)
         oauth.install(app, self.config_prefix)
         super().register(app, options)
+
+    def drain(self, app: App, timeout: float | None = None) -> bool:
+        """Wait until the events ``app`` took on have been handled (tests, shutdown).
+
+        Returns ``False`` when ``timeout`` seconds passed first. Example (gunicorn)::
+
+            def worker_exit(server, worker):
+                hooks.drain(app, timeout=10)
+        """
+        return delivery.drain(app, self.config_prefix, timeout)
 
     def _add_route(self, state: BlueprintSetupState, endpoint: Endpoint) -> None:
         # The rule matches every method so that wrong methods reach the view and get the
@@ -207,9 +231,18 @@ class OktaHooks(Blueprint):
         environ = request.environ
         started = time.perf_counter()
         try:
-            if environ["REQUEST_METHOD"] != "POST":
-                raise MethodNotAllowed
-            authenticate(environ, settings, oauth.verifier_for(app, self.config_prefix))
+            method = environ["REQUEST_METHOD"]
+            if method not in endpoint.hook_type.methods:
+                raise MethodNotAllowed(endpoint.hook_type.methods)
+            authenticate(
+                environ,
+                settings,
+                oauth.verifier_for(app, self.config_prefix),
+                bearer=endpoint.hook_type.bearer_auth,
+            )
+            if method == "GET":  # Okta's only GET: the event hook verification
+                answer = orjson.dumps(endpoint.hook_type.request_class.answer_get(environ))
+                return app.response_class(answer, status=200, mimetype="application/json")
             check_content_headers(environ)
             payload = parse_json(read_body(environ, settings.max_body), settings)
             call = endpoint.hook_type.request_class.from_payload(payload)
@@ -291,8 +324,8 @@ def error_response(app: Flask, exc: HookRequestError) -> Response:
     response = app.response_class(
         orjson.dumps({"error": error}), status=exc.status, mimetype="application/json"
     )
-    if exc.status == 405:
-        response.headers["Allow"] = "POST"
+    if isinstance(exc, MethodNotAllowed):
+        response.headers["Allow"] = ", ".join(exc.allowed)
     return response
 
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from .dedupe import DedupeStore
 from .errors import ConfigurationError
 
 logger = logging.getLogger("flask_okta_hooks")
 
 DEFAULT_PREFIX = "OKTA_HOOKS_"
+#: Where an app keeps the per-prefix state of the extension (``app.extensions``).
+EXTENSION_KEY = "okta_hooks"
 AUTH_MODES = ("header", "oauth", "none")
 #: Shorter secrets are accepted with a warning; Okta sends whatever the admin typed.
 MIN_SECRET_BYTES = 16
@@ -159,6 +162,29 @@ def _jwks_timeout(key: str, value: Any) -> float:
     return float(value)
 
 
+def _seconds(high: float) -> Callable[[str, Any], float]:
+    def parse(key: str, value: Any) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= high
+            or not math.isfinite(value)
+        ):
+            raise ConfigurationError(f"{key} must be a number of seconds from 0 to {high}")
+        return float(value)
+
+    return parse
+
+
+def _dedupe(key: str, value: Any) -> DedupeStore | str | None:
+    if value is None or value == "memory" or isinstance(value, DedupeStore):
+        return value  # type: ignore[no-any-return]
+    raise ConfigurationError(
+        f"{key} must be 'memory', None, or an object with claim(event_id) -> bool and "
+        f"release(event_id) methods (see flask_okta_hooks.DedupeStore)"
+    )
+
+
 def _secrets(key: str, value: Any) -> tuple[bytes, ...]:
     if value is None:
         return ()
@@ -288,6 +314,41 @@ SETTINGS: tuple[Setting, ...] = (
         "strict when app.debug or app.testing is on.",
         _optional_bool,
     ),
+    Setting(
+        "EVENTS_INLINE",
+        False,
+        "Event hooks: run the handlers before answering (Okta waits at most 3 s; a failed "
+        "handler answers 503) instead of on background threads after the 204.",
+        _bool,
+    ),
+    Setting(
+        "EVENTS_DEDUPE",
+        "memory",
+        "Event hooks: where the ids of events taken on are kept, so each is handled once: "
+        "'memory' (this process, bounded), a DedupeStore shared by all processes, or None.",
+        _dedupe,
+    ),
+    Setting(
+        "EVENTS_WORKERS",
+        4,
+        "Event hooks: background threads running the handlers, per app and prefix; read "
+        "when the blueprint is registered.",
+        _int_between(1, 64),
+    ),
+    Setting(
+        "EVENTS_QUEUE",
+        1000,
+        "Event hooks: most events waiting for a background thread; a delivery that does "
+        "not fit is answered 503, and Okta retries it once.",
+        _int_between(1, 1_000_000),
+    ),
+    Setting(
+        "EVENTS_EXIT_WAIT",
+        5.0,
+        "Event hooks: seconds the interpreter waits at exit for waiting events to be "
+        "handled; read when the blueprint is registered.",
+        _seconds(300.0),
+    ),
 )
 
 
@@ -326,6 +387,11 @@ class Settings:
     max_string: int
     validate_responses: bool
     strict: bool | None
+    events_inline: bool
+    events_dedupe: DedupeStore | str | None
+    events_workers: int
+    events_queue: int
+    events_exit_wait: float
     oauth: OAuthSettings | None = None
     """Filled in OAuth mode, so the verifier needs no ``None`` checks."""
 
@@ -381,6 +447,20 @@ def _oauth_settings(settings: Settings, prefix: str) -> OAuthSettings:
         jwks_timeout=settings.oauth_jwks_timeout,
         jwks_refresh=settings.oauth_jwks_refresh,
     )
+
+
+def require_header_secret(settings: Settings, prefix: str, paths: Sequence[str]) -> None:
+    """Refuse OAuth mode without a header secret when endpoints at ``paths`` need one.
+
+    Okta calls some hook types (event hooks) with the header secret only, so their
+    endpoints take ``SECRETS`` even when ``AUTH`` is ``'oauth'``.
+    """
+    if settings.auth == "oauth" and paths and not settings.secrets:
+        raise ConfigurationError(
+            f"{prefix}AUTH is 'oauth', but Okta authenticates event hooks with a header "
+            f"secret only: set {prefix}SECRETS to the value Okta sends in the "
+            f"{settings.auth_header} header to {', '.join(paths)}"
+        )
 
 
 def apply_defaults(config: dict[str, Any], prefix: str = DEFAULT_PREFIX) -> Settings:

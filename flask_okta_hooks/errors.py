@@ -68,9 +68,15 @@ class JwksUnavailable(HookRequestError):
 
 
 class MethodNotAllowed(HookRequestError):
+    """The endpoint does not answer this method; ``allowed`` goes into the ``Allow`` header."""
+
     status = 405
     code = "method_not_allowed"
     message = "This endpoint accepts POST requests only."
+
+    def __init__(self, allowed: Sequence[str] = ("POST",)) -> None:
+        self.allowed = tuple(allowed)
+        super().__init__(f"This endpoint accepts {' and '.join(self.allowed)} requests only.")
 
 
 class PayloadTooLarge(HookRequestError):
@@ -123,6 +129,44 @@ class WrongEventType(HookRequestError):
 class InvalidPayload(HookRequestError):
     code = "invalid_payload"
     message = "The request body does not match the payload Okta sends for this hook type."
+
+
+class InvalidChallenge(HookRequestError):
+    code = "invalid_challenge"
+    message = "The X-Okta-Verification-Challenge header is not valid UTF-8 text."
+
+
+class MissingChallenge(InvalidChallenge):
+    code = "missing_challenge"
+    message = "A GET on an event hook endpoint carries an X-Okta-Verification-Challenge header."
+
+
+class ChallengeTooLarge(InvalidChallenge):
+    code = "challenge_too_large"
+    message = "The X-Okta-Verification-Challenge header is longer than this endpoint echoes."
+
+
+class EventsNotAccepted(HookRequestError):
+    """An event hook delivery cannot be taken on right now; Okta retries a 503 once."""
+
+    status = 503
+    code = "events_not_accepted"
+    message = "The events cannot be accepted right now."
+
+
+class EventQueueFull(EventsNotAccepted):
+    code = "event_queue_full"
+    message = "Too many events are waiting to be handled; the delivery was not accepted."
+
+
+class DedupeUnavailable(EventsNotAccepted):
+    code = "dedupe_unavailable"
+    message = "The store of handled events cannot be reached; the delivery was not accepted."
+
+
+class EventHandlerFailed(EventsNotAccepted):
+    code = "event_handler_failed"
+    message = "An event handler failed; the events it did not handle can be delivered again."
 
 
 # --- response errors: the handler's answer breaks Okta's rules --------------------------------

@@ -2,8 +2,9 @@
 
 Everything that differs between Okta's hook types and is data lives in a row here: the
 default path, Okta's ``eventType``, the request and response classes (which carry the
-schemas and Okta's rules), whether an empty 204 is a valid answer, and which way Okta
-fails when the hook does not answer. Adding a hook type means one module and one row.
+schemas and Okta's rules), whether an empty 204 is a valid answer, which way Okta fails
+when the hook does not answer, which HTTP methods the endpoint answers and whether Okta
+can authenticate with OAuth 2.0. Adding a hook type means one module and one row.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .hooks.events import EventHookRequest, EventHookResponse
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
 from .hooks.saml import SamlHookRequest, SamlHookResponse
@@ -28,6 +30,8 @@ class FailureDirection(StrEnum):
     """The flow goes on without the hook's changes."""
     CLOSED = "closed"
     """The flow stops: the user is denied."""
+    LOGGED = "logged"
+    """Nothing waits on the hook: Okta logs the failed delivery (and retries a 5xx once)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ class HookType:
     okta_fails: FailureDirection
     """What Okta does on a timeout or an error status."""
     title: str
+    methods: tuple[str, ...] = ("POST",)
+    """The HTTP methods the endpoint answers; any other gets a 405 with this ``Allow``."""
+    bearer_auth: bool = True
+    """Whether Okta can authenticate this type's calls with an OAuth 2.0 bearer token.
+    Types that cannot are authenticated with the shared header secret in every mode."""
 
     @property
     def default_path(self) -> str:
@@ -111,6 +120,20 @@ TELEPHONY = HookType(
     title="Telephony inline hook",
 )
 
+EVENTS = HookType(
+    slug="events",
+    event_type=EventHookRequest.event_type,
+    request_class=EventHookRequest,
+    response_class=EventHookResponse,
+    empty_allowed=True,
+    okta_fails=FailureDirection.LOGGED,
+    title="Event hook",
+    # GET is Okta's one-time verification of the endpoint.
+    methods=("GET", "POST"),
+    # Okta offers event hooks the header secret only.
+    bearer_auth=False,
+)
+
 HOOK_TYPES: tuple[HookType, ...] = (
     TOKEN,
     SAML,
@@ -118,5 +141,6 @@ HOOK_TYPES: tuple[HookType, ...] = (
     PASSWORD_IMPORT,
     USER_IMPORT,
     TELEPHONY,
+    EVENTS,
 )
 HOOK_TYPES_BY_SLUG = {hook_type.slug: hook_type for hook_type in HOOK_TYPES}

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Self
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 from marshmallow.exceptions import SCHEMA
 
-from .errors import InvalidEnvelope, InvalidPayload, WrongEventType
+from .errors import InvalidEnvelope, InvalidPayload, MethodNotAllowed, WrongEventType
 from .fastload import SectionLoader, exactly, unsure
 from .secret import conceal
 
@@ -120,16 +120,19 @@ class OpenEnum(fields.Field[Any]):
     def __init__(self, enum: type[StrEnum], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.enum = enum
+        self._members: dict[str, StrEnum] = {member.value: member for member in enum}
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> StrEnum | str:
         if type(value) is not str:
             raise self.make_error("invalid")
-        try:
-            return self.enum(value)
-        except ValueError:
-            return value
+        return self._members.get(value, value)
+
+    def quick_convert(self, value: Any) -> Any:
+        if type(value) is not str:
+            return unsure()
+        return self._members.get(value, value)
 
 
 # --- context objects shared by several hook types ---------------------------------------------
@@ -275,6 +278,8 @@ class HookRequest:
     #: (passwords, one-time codes). They are wrapped in a :class:`~.secret.Secret` inside
     #: the request's copy of the payload, so not even a logged :attr:`payload` shows them.
     secret_paths: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: Validates the envelope; a hook type with other envelope members brings its own.
+    envelope_loader: ClassVar[SectionLoader] = _ENVELOPE
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
         data: dict[str, Any] = envelope["data"]
@@ -307,7 +312,7 @@ class HookRequest:
         if type(payload) is not dict:
             raise InvalidEnvelope
         try:
-            envelope = _ENVELOPE.load(payload)
+            envelope = cls.envelope_loader.load(payload)
         except ValidationError as exc:
             raise InvalidEnvelope(fields=_error_paths(exc.messages_dict, "")) from None
         if envelope["event_type"] != cls.event_type:
@@ -315,6 +320,14 @@ class HookRequest:
         if cls.requires_context and type(envelope["data"].get("context")) is not dict:
             raise InvalidEnvelope(fields=("data.context",))
         return cls(payload, envelope)
+
+    @classmethod
+    def answer_get(cls, environ: dict[str, Any]) -> dict[str, Any]:
+        """The JSON answer to an authenticated GET, for hook types whose table row lists GET.
+
+        Inline hooks are POST only; event hooks answer Okta's one-time verification here.
+        """
+        raise MethodNotAllowed
 
     @property
     def context(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ REQUEST_SAMPLE = {
     "password-import": "password-import.request.json",
     "user-import": "user-import.request.json",
     "telephony": "telephony.request.json",
+    "events": "event-hook.request.json",
 }
 
 
@@ -105,7 +106,7 @@ def safe_outcome_handler(hook_type: HookType) -> Callable[[Any], Any]:
 
 @pytest.fixture
 def every_hook_app() -> Flask:
-    """An app serving every inline hook type at its default path with a neutral handler."""
+    """An app serving every hook type at its default path with a neutral handler."""
     hooks = OktaHooks()
     for hook_type in HOOK_TYPES:
         hooks.mount(hook_type, safe_outcome_handler(hook_type))

@@ -233,10 +233,12 @@ def test_defaults_are_written_into_the_app_config() -> None:
 def test_other_methods_get_a_json_405(
     client: FlaskClient, hook_type: HookType, method: str
 ) -> None:
+    if method in hook_type.methods:
+        pytest.skip(f"{hook_type.slug} endpoints answer {method}")
     response = send(client, hook_type, method=method)
 
     assert response.status_code == 405
-    assert response.headers["Allow"] == "POST"
+    assert response.headers["Allow"] == ", ".join(hook_type.methods)
     if method != "HEAD":
         expect_error(response, 405, "method_not_allowed")
 
@@ -394,11 +396,25 @@ def test_many_members_are_refused(hook_type: HookType) -> None:
 def test_duplicate_keys_deep_inside_a_real_payload_are_found(
     client: FlaskClient, hook_type: HookType
 ) -> None:
-    text = json.dumps(payload_for(hook_type), indent=2)
-    # Repeat the first key of data.context, as a second member of the same object.
-    doubled = text.replace('"context": {', '"context": {\n "dup": 1, "dup": 2,', 1)
+    payload = payload_for(hook_type)
+    deep_object(payload["data"])["__dup__"] = 1
+    text = json.dumps(payload, indent=2)
+    # A repeated key in an object two or more levels below data.
+    doubled = text.replace('"__dup__": 1', '"dup": 1, "dup": 2', 1)
 
     expect_error(send(client, hook_type, doubled.encode()), 400, "duplicate_keys")
+
+
+def deep_object(data: dict[str, Any]) -> dict[str, Any]:
+    """The first object found two levels below ``data`` (inside arrays too)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop(0)
+        if type(node) is dict and depth >= 2:
+            return node
+        children = node.values() if type(node) is dict else node if type(node) is list else ()
+        stack.extend((child, depth + 1) for child in children)
+    raise AssertionError("the sample has no nested object")
 
 
 def test_keys_that_look_repeated_inside_strings_are_fine(
@@ -410,6 +426,7 @@ def test_keys_that_look_repeated_inside_strings_are_fine(
     assert send(client, hook_type, json.dumps(payload).encode()).status_code in (200, 204)
 
 
+CONTEXT_MUTATIONS = ("context missing", "context is a string")
 ENVELOPE_MUTATIONS = {
     "data is a list": (lambda p: p.__setitem__("data", []), "invalid_envelope"),
     "data is null": (lambda p: p.__setitem__("data", None), "invalid_envelope"),
@@ -430,6 +447,9 @@ def test_a_broken_envelope_gets_invalid_envelope(
     client: FlaskClient, hook_type: HookType, case: tuple[Any, str]
 ) -> None:
     mutate, code = case
+    about_context = any(case is ENVELOPE_MUTATIONS[name] for name in CONTEXT_MUTATIONS)
+    if about_context and not hook_type.request_class.requires_context:
+        pytest.skip(f"{hook_type.slug} calls carry no data.context")
     payload = payload_for(hook_type)
     mutate(payload)
 
@@ -449,6 +469,7 @@ def test_event_type_versions_may_be_numbers(client: FlaskClient, hook_type: Hook
     payload = payload_for(hook_type)
     payload["eventTypeVersion"] = 1.0
     payload["cloudEventVersion"] = 0.1
+    payload["cloudEventsVersion"] = 0.1
 
     assert send(client, hook_type, json.dumps(payload).encode()).status_code in (200, 204)
 
@@ -477,5 +498,5 @@ def test_debug_mode_still_answers_json_without_traceback(
 
     expect_error(send(every_hook_app.test_client(), hook_type, body), 400, code)
     expect_error(
-        send(every_hook_app.test_client(), hook_type, method="GET"), 405, "method_not_allowed"
+        send(every_hook_app.test_client(), hook_type, method="PUT"), 405, "method_not_allowed"
     )
