@@ -9,6 +9,7 @@ from typing import Any
 from flask_okta_hooks.config import SETTINGS
 
 from .conftest import okta_headers, token_payload_sample
+from .test_events import delivery, log_event
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -38,6 +39,29 @@ def test_the_quickstart_serves_a_token_hook() -> None:
             "value": [{"op": "add", "path": "/claims/tier", "value": "gold"}],
         }
     ]
+
+
+def test_the_event_hooks_example_verifies_and_handles_events() -> None:
+    namespace: dict[str, Any] = {"__name__": "event_hooks_example"}
+    exec(compile(python_block("Event hooks"), "README event hooks", "exec"), namespace)  # noqa: S102
+    app, hooks = namespace["app"], namespace["hooks"]
+    client = app.test_client()
+    secret = app.config["OKTA_HOOKS_SECRETS"][0]
+
+    verified = client.get(
+        "/okta/hooks/events",
+        headers={"Authorization": secret, "x-okta-verification-challenge": "abc"},
+    )
+    delivered = client.post(
+        "/okta/hooks/events",
+        json=delivery(log_event(), log_event("user.session.start", "uuid-2")),
+        headers=okta_headers(secret),
+    )
+
+    assert verified.get_json() == {"verification": "abc"}
+    assert delivered.status_code == 204
+    assert hooks.drain(app, timeout=5)
+    assert namespace["deactivated"] == ["00u3m90rxKjGQ0G6L1d6"]
 
 
 def test_the_configuration_table_lists_every_setting_with_its_default() -> None:
