@@ -275,6 +275,9 @@ class HookRequest:
     #: (passwords, one-time codes). They are wrapped in a :class:`~.secret.Secret` inside
     #: the payload itself, so not even a logged :attr:`payload` reveals them.
     secret_paths: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: The typed sections of ``data``: (dotted path below ``data``, the schema that reads
+    #: it). Tools that describe the payload (the OpenAPI document) read this.
+    sections: ClassVar[tuple[tuple[str, Schema], ...]] = ()
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
         self.payload = payload
