@@ -34,6 +34,8 @@ class HookRoute:
     blueprint: OktaHooks
     blueprint_name: str
     """The name the blueprint was registered under (dotted when nested)."""
+    mounted_path: str
+    """The path the handler was mounted at, below the blueprint's prefix."""
     subdomain: str | None = None
 
     @property
@@ -70,6 +72,7 @@ def hook_routes(app: Flask) -> list[HookRoute]:
                     endpoint=endpoint,
                     blueprint=blueprint,
                     blueprint_name=name,
+                    mounted_path=mounted.path,
                     subdomain=rule.subdomain or None,
                 )
                 for rule in rules
@@ -92,16 +95,21 @@ def hook_type_named(name: str | HookType) -> HookType:
 
 
 def route_for(app: Flask, hook: str | HookType, path: str | None = None) -> HookRoute:
-    """The one endpoint of ``app`` serving ``hook``, or the one at URL ``path``.
+    """The endpoint of ``app`` serving ``hook``, or the one at URL ``path``.
 
-    Raises :class:`LookupError` saying what the app serves when there is no such endpoint,
-    or when several endpoints serve ``hook`` and ``path`` does not pick one.
+    Where several endpoints serve ``hook``, the one at the hook type's default path
+    (``@hooks.token`` rather than ``@hooks.token("/token/partners")``) is chosen. Raises
+    :class:`LookupError` saying what the app serves when there is no such endpoint, or
+    when the choice is ambiguous.
     """
     hook_type = hook_type_named(hook)
     routes = hook_routes(app)
     candidates = [route for route in routes if route.hook_type is hook_type]
     if path is not None:
         candidates = [route for route in candidates if route.rule == path]
+    if len(candidates) > 1 and path is None:
+        defaults = [r for r in candidates if r.mounted_path == hook_type.default_path]
+        candidates = defaults or candidates
     if len(candidates) == 1:
         return candidates[0]
     served = ", ".join(f"{r.hook_type.slug} at {r.rule}" for r in routes) or "no hook endpoint"

@@ -22,6 +22,8 @@ from flask_okta_hooks import HOOK_TYPES, HookType, OktaHooks
 from flask_okta_hooks.hook_types import HOOK_TYPES_BY_SLUG
 from flask_okta_hooks.testing import HookResult, OktaClient
 
+pytest_plugins = ["pytester"]
+
 REFERENCE_DIR = Path(
     os.environ.get("OKTA_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "okta")
 )
