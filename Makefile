@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench clean
+MIN_VENV := .venv-minimum
+
+.PHONY: install run test test-minimum lint typecheck bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +30,15 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest
 
+# The test suite against the oldest supported Flask, Werkzeug, marshmallow and orjson.
+test-minimum:
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		-c .ci/minimum-versions.txt -e '.[test,example]'
+	$(MIN_VENV)/bin/pytest -q -p no:cacheprovider
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/dispatch.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MIN_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -43,9 +43,45 @@ def token_handler(call: Any) -> Any:
     return response
 
 
-#: For each hook type: the request sample and a handler doing typical work.
+def saml_handler(call: Any) -> Any:
+    """Typical work: add an attribute statement built for the user."""
+    return call.respond().add_attribute("department", [f"Sales ({call.login})"])
+
+
+def registration_handler(call: Any) -> Any:
+    """Typical work: screen the e-mail domain, normalise a profile attribute."""
+    email = call.submitted.email or ""
+    if not email.endswith(".com"):
+        return call.respond().deny("Sign-ups from this domain are closed", field="email")
+    return call.respond().update_profile(login=email.lower())
+
+
+def password_import_handler(call: Any) -> Any:
+    """A verdict from a legacy check (a cheap comparison here: hashing is not dispatch)."""
+    response = call.respond()
+    return response.verified() if call.password.matches("Okta") else response.unverified()
+
+
+def user_import_handler(call: Any) -> Any:
+    """Typical work: create the user and tidy the app user profile."""
+    email = call.app_user_profile.get("email") or ""
+    return call.respond().create_user().update_app_user_profile(email=email.lower())
+
+
+def telephony_handler(call: Any) -> Any:
+    """Typical work: hand the message to a provider and report it delivered."""
+    assert call.message_profile.otp_code.reveal()
+    return call.respond().successful("BENCH", transaction_id=call.event_id)
+
+
+#: For each hook type: a documented request sample and a handler doing typical work.
 SCENARIOS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "token": ("token.request.json", token_handler),
+    "saml": ("saml.request.json", saml_handler),
+    "registration": ("registration.request.ssr.json", registration_handler),
+    "password-import": ("password-import.request.json", password_import_handler),
+    "user-import": ("user-import.request.json", user_import_handler),
+    "telephony": ("telephony.request.json", telephony_handler),
 }
 
 
@@ -129,13 +165,14 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--target", type=float, default=1.5, help="highest acceptable ratio")
+    parser.add_argument("hooks", nargs="*", help="hook types to measure (default: all)")
     args = parser.parse_args()
     if not SAMPLES.is_dir():
         print(f"Okta samples not found at {SAMPLES} (place shared/ beside the clone)")
         return 2
     print(f"{'hook':<16} {'endpoint µs':>12} {'bare µs':>9} {'ratio':>7}")
     worst = 0.0
-    for slug in SCENARIOS:
+    for slug in args.hooks or SCENARIOS:
         ours, base = measure(slug, args.requests, args.rounds)
         ratio = ours / base
         worst = max(worst, ratio)

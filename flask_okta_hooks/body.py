@@ -33,7 +33,6 @@ JSON_MIMETYPE = "application/json"
 _ESCAPES = re.compile(rb"\\.", re.DOTALL)
 _NOT_STRUCTURAL = bytes(sorted(set(range(256)) - set(b'[]{}"')))
 _STRINGS = re.compile(rb'"[^"]*"')
-_INNERMOST = re.compile(rb"\[\]|\{\}")
 _STRUCTURAL = re.compile(rb'[\[\]{}"\\]')
 _DEPTH_SCAN_BYTES = 64 * 1024
 
@@ -92,7 +91,7 @@ def parse_json(body: bytes, settings: Settings) -> Any:
     containers = body.count(b"{") + body.count(b"[")
     if containers > settings.max_depth and _deeper_than(body, settings.max_depth):
         raise TooDeep
-    if body.count(b",") + containers > settings.max_members:
+    if len(body) > settings.max_members and body.count(b",") + containers > settings.max_members:
         _check_members(value, settings.max_members)
     if _may_repeat_keys(body, value):
         _reject_duplicate_keys(body)
@@ -135,19 +134,23 @@ def _deeper_than(body: bytes, limit: int) -> bool:
     With escapes and then everything but brackets and quotes removed, each string is a
     plain quoted run to drop; what remains is balanced brackets, and each pass that
     removes the innermost pairs takes one level off. No walk over the parsed value, and
-    at most ``limit + 1`` passes.
+    at most ``limit`` passes of plain byte replacements.
     """
-    skeleton = _ESCAPES.sub(b"", body).translate(None, _NOT_STRUCTURAL)
+    if b"\\" in body:
+        body = _ESCAPES.sub(b"", body)
+    skeleton = body.translate(None, _NOT_STRUCTURAL)
     # Adjacent quotes close one string and open the next, or enclose one without
     # brackets: dropping them keeps every bracket inside a string inside quotes.
     skeleton = skeleton.replace(b'""', b"")
     if b'"' in skeleton:
         skeleton = _STRINGS.sub(b"", skeleton)
     for _ in range(limit):
-        skeleton = _INNERMOST.sub(b"", skeleton)
         if not skeleton:
             return False
-    return True
+        # Marking pairs first keeps a pair that only forms once an inner one is gone,
+        # such as the braces of "{[]}", for the next pass.
+        skeleton = skeleton.replace(b"[]", b"0").replace(b"{}", b"0").replace(b"0", b"")
+    return bool(skeleton)
 
 
 def _check_members(root: Any, limit: int) -> None:
@@ -174,7 +177,7 @@ def _may_repeat_keys(body: bytes, value: Any) -> bool:
     in both texts and every ``":`` inside a string is an escaped quote in both, so equal
     counts prove that no key was dropped.
     """
-    if b"\\u" in body:
+    if b"\\" in body and b"\\u" in body:
         return True
     # Whitespace is dropped inside strings too; that can only add matches to the raw
     # count, so equal counts still prove that no key was dropped.

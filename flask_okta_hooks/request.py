@@ -273,13 +273,18 @@ class HookRequest:
     requires_context: ClassVar[bool] = True
     #: Paths below ``data`` of values Okta sends in clear text that must never be shown
     #: (passwords, one-time codes). They are wrapped in a :class:`~.secret.Secret` inside
-    #: the payload itself, so not even a logged :attr:`payload` reveals them.
+    #: the request's copy of the payload, so not even a logged :attr:`payload` shows them.
     secret_paths: ClassVar[tuple[tuple[str, ...], ...]] = ()
     #: The typed sections of ``data``: (dotted path below ``data``, the schema that reads
     #: it). Tools that describe the payload (the OpenAPI document) read this.
     sections: ClassVar[tuple[tuple[str, Schema], ...]] = ()
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
+        data: dict[str, Any] = envelope["data"]
+        for path in self.secret_paths:
+            data = conceal(data, path)
+        if data is not envelope["data"]:
+            payload = {**payload, "data": data}
         self.payload = payload
         """The whole parsed body, including members this library does not type."""
         self.event_id: str | None = envelope["event_id"]
@@ -290,11 +295,8 @@ class HookRequest:
         self.content_type: str | None = envelope["content_type"]
         self.source: str | None = envelope["source"]
         self.request_type: str | None = envelope["request_type"]
-        self.data: dict[str, Any] = envelope["data"]
+        self.data = data
         """The raw ``data`` object."""
-        for path in self.secret_paths:
-            conceal(self.data, path)
-            conceal(payload["data"], path)
 
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
@@ -302,7 +304,8 @@ class HookRequest:
 
         Raises :class:`~.errors.InvalidEnvelope` for a body that is not an Okta hook call
         and :class:`~.errors.WrongEventType` when ``eventType`` is not :attr:`event_type`.
-        The values at :attr:`secret_paths` are wrapped in place, in ``payload`` too.
+        The values at :attr:`secret_paths` are wrapped in :attr:`payload`, which is then
+        a copy along those paths; ``payload`` itself is not changed.
         """
         if type(payload) is not dict:
             raise InvalidEnvelope

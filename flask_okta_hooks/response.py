@@ -9,7 +9,7 @@ which also covers bodies built by hand and lets tools check any body against Okt
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -280,10 +280,35 @@ def check_finite(value: Any, where: str) -> list[Violation]:
     return []
 
 
-def check_mapping_keys(value: Mapping[str, Any], where: str) -> list[Violation]:
-    """Object keys in a command value must be non-empty strings."""
-    return [
-        Violation("invalid_name", where, "attribute names are non-empty strings")
-        for key in value
-        if not isinstance(key, str) or not key
-    ][:1]
+def check_choice(
+    value: Any,
+    key: str,
+    choices: Collection[str],
+    where: str,
+    *,
+    shape_rule: str,
+    value_rule: str,
+) -> list[Violation]:
+    """Rules for a value of the form ``{key: <one of choices>}``, such as a verdict."""
+    options = " or ".join(f'{{"{key}": "{choice}"}}' for choice in choices)
+    if type(value) is not dict or set(value) != {key}:
+        return [Violation(shape_rule, f"{where}.value", f"the value is {options}")]
+    if value[key] not in choices:
+        allowed = " or ".join(choices)
+        return [Violation(value_rule, f"{where}.value.{key}", f"{key} is {allowed}")]
+    return []
+
+
+def check_profile(value: Any, where: str) -> list[Violation]:
+    """Rules for a profile update: a non-empty object keyed by attribute names."""
+    if type(value) is not dict or not value:
+        return [
+            Violation(
+                "profile_shape", f"{where}.value", "the value is a non-empty object of attributes"
+            )
+        ]
+    if not all(isinstance(name, str) and name for name in value):
+        return [
+            Violation("invalid_name", f"{where}.value", "attribute names are non-empty strings")
+        ]
+    return []

@@ -59,6 +59,14 @@ class Secret:
             candidate = candidate.encode("utf-8", "surrogatepass")
         return hmac.compare_digest(self.reveal_bytes(), candidate)
 
+    def __eq__(self, other: object) -> bool:
+        """Secrets with the same value are equal (compared in constant time)."""
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return self.matches(other.reveal_bytes())
+
+    __hash__ = None  # type: ignore[assignment]  # equal values must not reveal a hash
+
     def __repr__(self) -> str:
         return f"Secret({PLACEHOLDER})"
 
@@ -78,19 +86,23 @@ class Secret:
         raise TypeError("a Secret is not pickled: reveal it where it is used instead")
 
 
-def conceal(root: dict[str, Any], path: Sequence[str]) -> None:
-    """Wrap the string (or whole number) at ``path`` below ``root`` in a :class:`Secret`, in place.
+def conceal(root: dict[str, Any], path: Sequence[str]) -> dict[str, Any]:
+    """``root`` with the string (or whole number) at ``path`` wrapped in a :class:`Secret`.
 
-    Anything else at the path, or a missing path, is left alone for the schema to judge.
+    The objects along the path are copied, never changed, so the caller's data stays as
+    it was. Anything else at the path, or a missing path, is left for the schema to judge.
     """
-    *parents, key = path
-    node: Any = root
-    for name in parents:
-        node = node.get(name) if type(node) is dict else None
-    if type(node) is dict:
-        value = node.get(key)
-        if type(value) is str or type(value) is int:
-            node[key] = Secret(str(value))
+    key, *rest = path
+    value = root.get(key)
+    if rest:
+        if type(value) is not dict:
+            return root
+        replacement: Any = conceal(value, rest)
+    elif type(value) is str or type(value) is int:
+        replacement = Secret(str(value))
+    else:
+        return root
+    return root if replacement is value else {**root, key: replacement}
 
 
 class SecretString(fields.Field[Secret]):

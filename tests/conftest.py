@@ -71,6 +71,11 @@ def sample_names(pattern: str, folder: str = "samples") -> list[Any]:
     return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
 
 
+def token_payload_sample() -> Any:
+    """Okta's documented token hook request."""
+    return sample("token.request.json")
+
+
 def response_schema(name: str) -> dict[str, Any]:
     """A derived response schema from ``shared/okta/schemas/corrected``."""
     result: dict[str, Any] = json.loads(

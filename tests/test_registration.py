@@ -463,7 +463,7 @@ def test_a_hand_built_body_is_checked_whole() -> None:
     assert [(v.rule, v.location) for v in violations] == [
         ("command_flow", "commands[1]"),
         ("sets_password", "commands[1].value"),
-        ("action_value", "commands[2].value"),
+        ("action_value", "commands[2].value.registration"),
         ("commands_with_error", "commands[0]"),
         ("commands_with_error", "commands[1]"),
         ("commands_with_error", "commands[2]"),

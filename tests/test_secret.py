@@ -106,13 +106,14 @@ def test_the_schema_field_loads_secrets_and_never_quotes_the_input() -> None:
         assert CANARY not in str(caught.value.messages)
 
 
-def test_conceal_wraps_strings_and_numbers_in_place_and_leaves_the_rest() -> None:
-    root = {"a": {"b": {"pw": CANARY, "code": 42, "flag": True, "list": [CANARY]}}}
+def test_conceal_wraps_strings_and_numbers_in_a_copy_and_leaves_the_rest() -> None:
+    original = {"a": {"b": {"pw": CANARY, "code": 42, "flag": True, "list": [CANARY]}}}
+    root = original
 
     for key in ("pw", "code", "flag", "list", "missing"):
-        conceal(root, ("a", "b", key))
-    conceal(root, ("x", "y"))
-    conceal(root, ("a", "b", "pw"))  # twice: already wrapped
+        root = conceal(root, ("a", "b", key))
+    assert conceal(root, ("x", "y")) is root
+    assert conceal(root, ("a", "b", "pw")) is root  # twice: already wrapped
 
     leaf = root["a"]["b"]
     assert isinstance(leaf["pw"], Secret)
@@ -123,3 +124,4 @@ def test_conceal_wraps_strings_and_numbers_in_place_and_leaves_the_rest() -> Non
     assert leaf["list"] == [CANARY]
     assert "missing" not in leaf
     assert CANARY not in repr(root["a"]["b"]["pw"])
+    assert original == {"a": {"b": {"pw": CANARY, "code": 42, "flag": True, "list": [CANARY]}}}

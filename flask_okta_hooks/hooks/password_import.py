@@ -24,7 +24,7 @@ from ..constants import ACTION_UPDATE, PASSWORD_IMPORT_EVENT
 from ..errors import InvalidPayload, Violation
 from ..fastload import SectionLoader
 from ..request import REQUEST_INFO, HookRequest, OktaSchema, OpenEnum, RequestInfo
-from ..response import ErrorCause, HookResponse
+from ..response import ErrorCause, HookResponse, check_choice
 from ..secret import Secret, SecretString
 
 
@@ -37,7 +37,7 @@ class PasswordVerdict(StrEnum):
     """The password is wrong (or cannot be checked): the sign-in fails."""
 
 
-_VERDICTS = frozenset(verdict.value for verdict in PasswordVerdict)
+_VERDICTS = tuple(verdict.value for verdict in PasswordVerdict)
 
 
 # --- request ---------------------------------------------------------------------------------
@@ -208,24 +208,14 @@ class PasswordImportHookResponse(HookResponse):
     def _check_command(
         cls, request: HookRequest, command: dict[str, Any], where: str
     ) -> list[Violation]:
-        value = command["value"]
-        if type(value) is not dict or set(value) != {"credential"}:
-            return [
-                Violation(
-                    "credential_shape",
-                    f"{where}.value",
-                    'the value is {"credential": "VERIFIED"} or {"credential": "UNVERIFIED"}',
-                )
-            ]
-        if type(value["credential"]) is not str or value["credential"] not in _VERDICTS:
-            return [
-                Violation(
-                    "credential_value",
-                    f"{where}.value.credential",
-                    "the credential verdict is VERIFIED or UNVERIFIED",
-                )
-            ]
-        return []
+        return check_choice(
+            command["value"],
+            "credential",
+            _VERDICTS,
+            where,
+            shape_rule="credential_shape",
+            value_rule="credential_value",
+        )
 
     @classmethod
     def _check_body(cls, request: HookRequest, body: dict[str, Any]) -> list[Violation]:

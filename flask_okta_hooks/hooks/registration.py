@@ -33,7 +33,7 @@ from ..request import (
     RequestInfo,
     UserProfile,
 )
-from ..response import ErrorCause, HookResponse, check_mapping_keys
+from ..response import ErrorCause, HookResponse, check_choice, check_profile
 
 
 class RegistrationFlow(StrEnum):
@@ -280,19 +280,14 @@ class RegistrationHookResponse(HookResponse):
         assert isinstance(request, RegistrationHookRequest)
         value = command["value"]
         if command["type"] == ACTION_UPDATE:
-            if (
-                type(value) is not dict
-                or set(value) != {"registration"}
-                or value["registration"] not in _DECISIONS
-            ):
-                return [
-                    Violation(
-                        "action_value",
-                        f"{where}.value",
-                        'the value is {"registration": "ALLOW"} or {"registration": "DENY"}',
-                    )
-                ]
-            return []
+            return check_choice(
+                value,
+                "registration",
+                _DECISIONS,
+                where,
+                shape_rule="action_value",
+                value_rule="action_value",
+            )
         violations: list[Violation] = []
         flow = _FLOW_BY_PROFILE_COMMAND[command["type"]]
         # The profile update is documented as invalid in a progressive profile; the
@@ -308,16 +303,9 @@ class RegistrationHookResponse(HookResponse):
                     f"{request.flow.profile_command}",
                 )
             )
-        if type(value) is not dict or not value:
-            return [
-                *violations,
-                Violation(
-                    "profile_shape",
-                    f"{where}.value",
-                    "the value is a non-empty object of profile attributes",
-                ),
-            ]
-        violations += check_mapping_keys(value, f"{where}.value")
+        shape = check_profile(value, where)
+        if shape:
+            return violations + shape
         if any(isinstance(key, str) and key.casefold() == _NEVER_SET for key in value):
             # The value is never quoted: it would be a password.
             violations.append(

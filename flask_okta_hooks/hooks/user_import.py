@@ -29,7 +29,7 @@ from ..errors import ResponseRuleError, Violation
 from ..fastload import SectionLoader
 from ..request import HookRequest, OktaSchema, OpenEnum, StringTuple, UserProfile
 from ..request import UserProfileSchema as _UserProfileSchema
-from ..response import HookResponse, check_mapping_keys
+from ..response import HookResponse, check_choice, check_profile
 
 
 class ImportResult(StrEnum):
@@ -41,7 +41,7 @@ class ImportResult(StrEnum):
     """Treat the app user as an existing Okta user (named by ``com.okta.user.update``)."""
 
 
-_RESULTS = frozenset(result.value for result in ImportResult)
+_RESULTS = tuple(result.value for result in ImportResult)
 _PROFILE_COMMANDS = frozenset({APP_USER_PROFILE_UPDATE, USER_PROFILE_UPDATE})
 
 
@@ -362,33 +362,16 @@ class UserImportHookResponse(HookResponse):
         if command_type in _PROFILE_COMMANDS:
             # Whether Okta takes non-string values is not documented; profiles hold them,
             # so any JSON value is let through and only the shape is enforced.
-            if type(value) is not dict or not value:
-                return [
-                    Violation(
-                        "profile_shape",
-                        f"{where}.value",
-                        "a profile update is a non-empty object of attribute names to values",
-                    )
-                ]
-            return check_mapping_keys(value, f"{where}.value")
+            return check_profile(value, where)
         if command_type == ACTION_UPDATE:
-            if type(value) is not dict or set(value) != {"result"}:
-                return [
-                    Violation(
-                        "result_shape",
-                        f"{where}.value",
-                        'the value is {"result": "CREATE_USER"} or {"result": "LINK_USER"}',
-                    )
-                ]
-            if type(value["result"]) is not str or value["result"] not in _RESULTS:
-                return [
-                    Violation(
-                        "result_value",
-                        f"{where}.value.result",
-                        "the result is CREATE_USER or LINK_USER",
-                    )
-                ]
-            return []
+            return check_choice(
+                value,
+                "result",
+                _RESULTS,
+                where,
+                shape_rule="result_shape",
+                value_rule="result_value",
+            )
         # com.okta.user.update
         if type(value) is not dict or set(value) != {"id"} or not _is_id(value["id"]):
             return [

@@ -1,0 +1,102 @@
+"""Example Corp's Okta hook service: moving users off a legacy directory into Okta.
+
+Run it with ``flask --app example_app run`` or ``python -m example_app``; it starts on a
+SQLite database in the instance folder, seeded with demo data, and prints the hook URLs
+and the secret to configure in Okta.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import audit, banner, cli
+from .admission import Admission
+from .db import Database
+from .hook_secret import instance_secret
+from .hooks import hooks as okta_hooks
+from .models import HookCall
+from .password_check import LegacyPasswords
+from .seed import seed
+from .services import EXTENSION_KEY, Services
+from .settings import SettingsError, load_settings
+from .telephony import OutboxProvider, TelephonyProvider
+
+__all__ = ["create_app"]
+
+DATABASE_FILE = "example_app.sqlite3"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the service: configuration from ``FLASK_*`` variables, then ``config``.
+
+    ``INSTANCE_PATH`` (or ``FLASK_INSTANCE_PATH``) moves the instance folder, which holds
+    the default SQLite database and the generated hook secret.
+
+    Example::
+
+        app = create_app({"DATABASE_URL": "postgresql+psycopg://hooks@db/hooks"})
+    """
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get("FLASK_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+    )
+    app.config.from_prefixed_env()
+    if config:
+        app.config.update(config)
+    settings = load_settings(app.config)
+    secret_generated = _configure_secret(app)
+
+    url = settings.database_url or _default_database_url(app)
+    db = Database(url)
+    fresh = db.create_tables()
+    if fresh and settings.seed_on_first_run:
+        seed(db)
+
+    telephony = settings.telephony_provider or OutboxProvider(db)
+    if not isinstance(telephony, TelephonyProvider):
+        raise SettingsError("TELEPHONY_PROVIDER must have a name and a send(message) method")
+    app.extensions[EXTENSION_KEY] = Services(
+        settings=settings,
+        db=db,
+        passwords=LegacyPasswords(
+            db, Admission(settings.verify_slots), settings.password_scheme, settings.hash_costs
+        ),
+        telephony=telephony,
+        database_created=fresh,
+        secret_generated=secret_generated,
+    )
+
+    def record(entry: HookCall) -> None:
+        with db.session() as session:
+            session.add(entry)
+
+    audit.install(app, okta_hooks.name, record)
+    app.register_blueprint(okta_hooks)
+    cli.register(app)
+    banner.show_when_serving(app)
+    return app
+
+
+def _configure_secret(app: Flask) -> bool | None:
+    """Use the instance folder's secret unless one is configured.
+
+    Returns whether it was generated now, or ``None`` when the configuration holds one.
+    """
+    if app.config.get("OKTA_HOOKS_SECRETS") or app.config.get("OKTA_HOOKS_AUTH") == "none":
+        return None
+    secret, generated = instance_secret(app.instance_path)
+    app.config["OKTA_HOOKS_SECRETS"] = [secret]
+    return generated
+
+
+def _default_database_url(app: Flask) -> str:
+    folder = Path(app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / DATABASE_FILE}"

@@ -1,0 +1,88 @@
+"""The database connection: one engine per app, short sessions, bounded waits.
+
+Every hook must answer within Okta's 3 s, so no database wait may be open-ended: SQLite
+gives up on a lock after :data:`LOCK_TIMEOUT` seconds, PostgreSQL after as long on a
+connection or a statement, and the pool after as long for a free connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from .models import Base
+
+LOCK_TIMEOUT = 1.0
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Engine arguments that keep every database wait short, per backend."""
+    parsed = make_url(url)
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": LOCK_TIMEOUT, "check_same_thread": False}
+        if parsed.database in (None, "", ":memory:"):
+            # One shared connection, or every thread would see its own empty database.
+            options["poolclass"] = StaticPool
+        else:
+            options["pool_timeout"] = LOCK_TIMEOUT
+    elif parsed.get_backend_name() == "postgresql":
+        millis = int(LOCK_TIMEOUT * 1000)
+        options["pool_timeout"] = LOCK_TIMEOUT
+        if parsed.get_driver_name() in ("psycopg", "psycopg2"):
+            options["connect_args"] = {
+                "connect_timeout": 2,
+                "options": f"-c statement_timeout={millis} -c lock_timeout={millis}",
+            }
+    return options
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets gunicorn's workers read while one of them writes the audit.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # With WAL, NORMAL never corrupts; it only skips the fsync of every commit.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Database:
+    """The engine and session factory of one app."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, **engine_options(url))
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits when the block ends normally and rolls back otherwise."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def create_tables(self) -> bool:
+        """Create the missing tables; ``True`` when the database had none of ours yet."""
+        fresh = not inspect(self.engine).has_table("legacy_users")
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError:
+            # Another worker created them between our check and our CREATE TABLE.
+            Base.metadata.create_all(self.engine)
+        return fresh
+
+    def dispose(self) -> None:
+        self.engine.dispose()

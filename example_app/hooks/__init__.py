@@ -1,0 +1,8 @@
+"""The Okta hook handlers of the example service, one module per hook type."""
+
+from __future__ import annotations
+
+from . import password_import, registration, saml, telephony, token, user_import
+from .blueprint import hooks
+
+__all__ = ["hooks", "password_import", "registration", "saml", "telephony", "token", "user_import"]

@@ -1,0 +1,32 @@
+"""What the hook handlers share within one app: the database and the services built on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .db import Database
+from .password_check import LegacyPasswords
+from .settings import Settings
+from .telephony import TelephonyProvider
+
+EXTENSION_KEY = "example_app"
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Database
+    passwords: LegacyPasswords
+    telephony: TelephonyProvider
+    database_created: bool = False
+    """Whether this start created (and seeded) the database."""
+    secret_generated: bool | None = None
+    """Whether the hook secret was generated now (``None``: it is configured)."""
+
+
+def services() -> Services:
+    """The services of the current app."""
+    found: Services = current_app.extensions[EXTENSION_KEY]
+    return found

@@ -1,0 +1,114 @@
+"""Delivering Okta's one-time codes by SMS or voice through a pluggable provider.
+
+A provider is anything with a ``name`` and a ``send(message) -> Delivery`` method
+(:class:`TelephonyProvider`). The default, :class:`OutboxProvider`, writes the message
+to the ``telephony_outbox`` table for the company's own relay to pick up; it reaches no
+network. A provider that cannot send raises :class:`ProviderError` (or anything else)
+and the hook reports ``FAILED`` at once, so Okta sends the code through its own
+providers instead of waiting for a timeout.
+
+Okta does not retry telephony hooks, and a late success after Okta gave up means two
+codes for the user: a provider must bound its own network waits well under a second.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from flask_okta_hooks import DeliveryChannel, DeliveryStatus
+
+from .db import Database
+from .models import OutboxMessage
+
+_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+_PHONE = re.compile(r"\+?[0-9]{6,15}")
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to deliver. ``text`` holds the one-time code: it is kept out of ``repr``."""
+
+    channel: DeliveryChannel
+    phone_number: str
+    text: str = field(repr=False)
+    locale: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a provider reports back, in Okta's terms."""
+
+    status: DeliveryStatus
+    provider: str
+    transaction_id: str | None = None
+    metadata: str | None = None
+
+
+class ProviderError(Exception):
+    """The provider did not send the message."""
+
+
+@runtime_checkable
+class TelephonyProvider(Protocol):
+    """Sends one-time codes; see the module documentation for the timing contract."""
+
+    name: str
+
+    def send(self, message: OutboundMessage) -> Delivery:
+        """Send ``message``; raise :class:`ProviderError` when it was not sent."""
+        ...
+
+
+class OutboxProvider:
+    """Queues messages in the ``telephony_outbox`` table (no network)."""
+
+    name = "OUTBOX"
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def send(self, message: OutboundMessage) -> Delivery:
+        started = time.perf_counter()
+        transaction_id = uuid.uuid4().hex
+        try:
+            with self._db.session() as session:
+                session.add(
+                    OutboxMessage(
+                        transaction_id=transaction_id,
+                        channel=message.channel.value,
+                        phone_number=message.phone_number,
+                        body=message.text,
+                        locale=message.locale,
+                        expires_at=message.expires_at,
+                    )
+                )
+        except Exception as exc:
+            raise ProviderError(f"outbox unavailable ({type(exc).__name__})") from None
+        millis = round((time.perf_counter() - started) * 1000)
+        return Delivery(
+            DeliveryStatus.SUCCESSFUL, self.name, transaction_id, f"Duration={millis}ms"
+        )
+
+
+def normalise_phone_number(value: str | None) -> str | None:
+    """The number in ``+digits`` / ``digits`` form, or ``None`` when it is not a phone number."""
+    if not value:
+        return None
+    number = _PHONE_PUNCTUATION.sub("", value)
+    return number if _PHONE.fullmatch(number) else None
+
+
+def message_text(channel: DeliveryChannel, template: str | None, code: str) -> str:
+    """The text to deliver: Okta's own SMS text, or a spoken code for voice calls."""
+    if channel is DeliveryChannel.SMS and template:
+        return template
+    if channel is DeliveryChannel.VOICE:
+        # Spaced digits make text-to-speech read the code digit by digit.
+        return "Your Example Corp verification code is " + " ".join(code) + "."
+    return f"Your Example Corp verification code is {code}."

@@ -1,0 +1,88 @@
+"""Helpers for the example service's tests: an app on a temporary database, cheap hashes.
+
+Hash costs are the lowest the formats allow, so the password tests hash for real and
+still run in milliseconds.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from example_app import create_app
+from example_app.models import HookCall, LegacyUser
+from example_app.passwords import HashCosts, Scheme, hash_password
+from example_app.services import services
+
+from .conftest import SECRET, post_json, sample
+
+FAST_COSTS = HashCosts(
+    bcrypt_rounds=4, argon2_time_cost=1, argon2_memory_kib=8, pbkdf2_iterations=1_000
+)
+FAST_CONFIG: dict[str, Any] = {
+    "PASSWORD_BCRYPT_ROUNDS": FAST_COSTS.bcrypt_rounds,
+    "PASSWORD_ARGON2_TIME_COST": FAST_COSTS.argon2_time_cost,
+    "PASSWORD_ARGON2_MEMORY_KIB": FAST_COSTS.argon2_memory_kib,
+    "PASSWORD_PBKDF2_ITERATIONS": FAST_COSTS.pbkdf2_iterations,
+}
+
+#: Seeded accounts (see example_app.seed).
+ISAAC = "isaac.brock@example.com"
+ERIN = "erin.ortiz@example.com"
+SALLY = "sally.admin@example.com"
+VICTOR = "victor.hale@example.com"
+
+
+def make_app(tmp_path: Path, **config: Any) -> Flask:
+    """The service on a SQLite file in ``tmp_path``, seeded, with the tests' secret."""
+    settings: dict[str, Any] = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'example.sqlite3'}",
+        "OKTA_HOOKS_SECRETS": [SECRET],
+        **FAST_CONFIG,
+    }
+    settings.update(config)
+    return create_app(settings)
+
+
+def call_hook(client: FlaskClient, hook: str, payload: Any, **headers: str) -> TestResponse:
+    """POST ``payload`` to ``/okta/hooks/<hook>`` with the auth header Okta would send."""
+    return post_json(client, f"/{hook}", payload, **headers)
+
+
+def adapted(name: str) -> dict[str, Any]:
+    """A deep copy of one of Okta's samples, to adapt to the seeded accounts."""
+    payload: dict[str, Any] = copy.deepcopy(sample(name))
+    return payload
+
+
+def set_password(
+    app: Flask, login: str, password: str | bytes, scheme: Scheme = Scheme.BCRYPT
+) -> str:
+    """Give a seeded account a real legacy hash of ``password``; returns the hash."""
+    stored = hash_password(password, scheme, FAST_COSTS)
+    set_hash(app, login, stored)
+    return stored
+
+
+def set_hash(app: Flask, login: str, stored: str | None) -> None:
+    with app.app_context(), services().db.session() as session:
+        user = session.scalars(select(LegacyUser).where(LegacyUser.login == login)).one()
+        user.password_hash = stored
+
+
+def legacy_user(app: Flask, login: str) -> LegacyUser:
+    with app.app_context(), services().db.session() as session:
+        return session.scalars(select(LegacyUser).where(LegacyUser.login == login)).one()
+
+
+def audit_rows(app: Flask) -> list[HookCall]:
+    with app.app_context(), services().db.session() as session:
+        return list(session.scalars(select(HookCall).order_by(HookCall.id)))

@@ -1,0 +1,351 @@
+"""The example service as a whole: configuration, first run, CLI, banner, auth, audit."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from example_app import create_app
+from example_app.banner import render
+from example_app.hook_secret import SECRET_FILE
+from example_app.models import LegacyUser, Role
+from example_app.services import services
+from example_app.settings import SettingsError
+
+from .conftest import REQUEST_SAMPLE
+from .example_support import FAST_CONFIG, ISAAC, adapted, audit_rows, call_hook, make_app
+
+HOOK_PATHS = ["token", "saml", "registration", "password-import", "user-import", "telephony"]
+
+
+def first_run(tmp_path: Path, **config: Any) -> Flask:
+    """The app as a newcomer starts it: nothing configured but the instance folder."""
+    return create_app({"INSTANCE_PATH": str(tmp_path / "instance"), **FAST_CONFIG, **config})
+
+
+def count(app: Flask, model: type[Any]) -> int:
+    with app.app_context(), services().db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+# --- first run ------------------------------------------------------------------------------
+
+
+def test_the_first_run_creates_a_seeded_database_in_the_instance_folder(tmp_path: Path) -> None:
+    app = first_run(tmp_path)
+
+    assert (tmp_path / "instance" / "example_app.sqlite3").is_file()
+    assert count(app, LegacyUser) == 4
+    assert count(app, Role) == 4
+    with app.app_context():
+        assert services().database_created
+
+
+def test_a_second_run_keeps_the_data(tmp_path: Path) -> None:
+    first_run(tmp_path)
+    app = first_run(tmp_path)
+
+    assert count(app, LegacyUser) == 4
+    with app.app_context():
+        assert not services().database_created
+
+
+def test_a_secret_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    first = first_run(tmp_path)
+    second = first_run(tmp_path)
+
+    path = tmp_path / "instance" / SECRET_FILE
+    (secret,) = first.config["OKTA_HOOKS_SECRETS"]
+    assert len(secret) >= 40
+    assert second.config["OKTA_HOOKS_SECRETS"] == [secret]
+    assert path.read_text().strip() == secret
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with first.app_context():
+        assert services().secret_generated is True
+    with second.app_context():
+        assert services().secret_generated is False
+
+
+def test_the_generated_secret_authenticates_okta(tmp_path: Path) -> None:
+    app = first_run(tmp_path)
+    (secret,) = app.config["OKTA_HOOKS_SECRETS"]
+
+    ok = call_hook(app.test_client(), "token", adapted("token.request.json"), Authorization=secret)
+
+    assert ok.status_code in (200, 204)
+
+
+def test_a_configured_secret_leaves_the_instance_folder_alone(tmp_path: Path) -> None:
+    app = first_run(tmp_path, OKTA_HOOKS_SECRETS=["configured-secret-0123456789"])
+
+    assert app.config["OKTA_HOOKS_SECRETS"] == ["configured-secret-0123456789"]
+    assert not (tmp_path / "instance" / SECRET_FILE).exists()
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def test_configuration_comes_from_flask_prefixed_environment_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASK_DATABASE_URL", f"sqlite:///{tmp_path / 'from-env.sqlite3'}")
+    monkeypatch.setenv("FLASK_HOOK_DEADLINE", "1.5")
+    monkeypatch.setenv("FLASK_OKTA_HOOKS_SECRETS", json.dumps(["env-secret-0123456789abcdef"]))
+    monkeypatch.setenv("FLASK_REQUIRED_PROFILE_ATTRIBUTES", "employeeNumber,title")
+
+    app = first_run(tmp_path)
+
+    with app.app_context():
+        settings = services().settings
+    assert settings.hook_deadline == 1.5
+    assert settings.required_profile_attributes == ("employeeNumber", "title")
+    assert app.config["OKTA_HOOKS_SECRETS"] == ["env-secret-0123456789abcdef"]
+    assert (tmp_path / "from-env.sqlite3").is_file()
+
+
+def test_the_mapping_overrides_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASK_HOOK_DEADLINE", "1.5")
+
+    app = make_app(tmp_path, HOOK_DEADLINE=1.0)
+
+    with app.app_context():
+        assert services().settings.hook_deadline == 1.0
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("HOOK_DEADLINE", 3.0),
+        ("HOOK_DEADLINE", "2"),
+        ("PASSWORD_SCHEME", "md5"),
+        ("PASSWORD_BCRYPT_ROUNDS", 40),
+        ("PASSWORD_CONCURRENCY", 0),
+        ("REQUIRED_PROFILE_ATTRIBUTES", 5),
+        ("SEED_ON_FIRST_RUN", "yes"),
+        ("DATABASE_URL", ""),
+    ],
+)
+def test_a_bad_setting_stops_the_start_naming_its_key(tmp_path: Path, key: str, value: Any) -> None:
+    with pytest.raises(SettingsError, match=key):
+        make_app(tmp_path, **{key: value})
+
+
+def test_an_in_memory_database_is_shared_by_all_threads(tmp_path: Path) -> None:
+    app = make_app(tmp_path, DATABASE_URL="sqlite://")
+
+    assert count(app, LegacyUser) == 4
+
+
+def test_seeding_can_be_left_to_the_operator(tmp_path: Path) -> None:
+    app = make_app(tmp_path, SEED_ON_FIRST_RUN=False)
+
+    assert count(app, LegacyUser) == 0
+
+
+def test_password_slots_follow_the_cores_shared_by_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "64")
+
+    app = make_app(tmp_path)
+
+    with app.app_context():
+        assert services().passwords.admission.slots == 1
+        assert services().settings.verify_slots == 1
+    with make_app(tmp_path / "b", PASSWORD_CONCURRENCY=3).app_context():
+        assert services().passwords.admission.slots == 3
+
+
+# --- every hook -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hook", HOOK_PATHS)
+def test_every_hook_refuses_calls_without_the_secret_and_audits_them(
+    tmp_path: Path, hook: str
+) -> None:
+    app = make_app(tmp_path)
+    payload = adapted(REQUEST_SAMPLE[hook])
+
+    response = call_hook(app.test_client(), hook, payload, Authorization="not the secret")
+
+    assert response.status_code == 401
+    assert [(r.hook, r.event_id, r.outcome) for r in audit_rows(app)] == [
+        (hook, None, "rejected:401")
+    ]
+
+
+@pytest.mark.parametrize("hook", HOOK_PATHS)
+def test_every_hook_answers_okta_s_own_sample(tmp_path: Path, hook: str) -> None:
+    app = make_app(tmp_path)
+
+    response = call_hook(app.test_client(), hook, adapted(REQUEST_SAMPLE[hook]))
+
+    assert response.status_code in (200, 204)
+    (row,) = audit_rows(app)
+    assert row.hook == hook
+    assert row.status == response.status_code
+    assert row.event_id == adapted(REQUEST_SAMPLE[hook])["eventId"]
+
+
+def test_a_failing_handler_is_audited_and_okta_gets_the_safe_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(tmp_path, TESTING=False)
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("directory down")
+
+    monkeypatch.setattr("example_app.hooks.registration.registration_domain", broken)
+
+    response = call_hook(app.test_client(), "registration", adapted(REQUEST_SAMPLE["registration"]))
+
+    assert response.status_code == 200
+    assert response.json is not None
+    assert response.json["error"]["errorSummary"].startswith("There was an error")
+    assert audit_rows(app)[-1].outcome == "failed:RuntimeError"
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def test_seed_is_idempotent(tmp_path: Path) -> None:
+    app = make_app(tmp_path, SEED_ON_FIRST_RUN=False)
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["seed"])
+    second = runner.invoke(args=["seed"])
+
+    assert first.exit_code == 0
+    assert first.output == "Demo data added.\n"
+    assert second.output == "Demo data already present.\n"
+    assert count(app, LegacyUser) == 4
+
+
+@pytest.mark.parametrize("scheme", ["bcrypt", "argon2", "pbkdf2"])
+def test_add_user_makes_an_account_the_password_import_verifies(
+    tmp_path: Path, scheme: str
+) -> None:
+    app = make_app(tmp_path)
+    result = app.test_cli_runner().invoke(
+        args=[
+            "add-user",
+            "Dana.Lee@Example.com",
+            "--password",
+            "s3cret-legacy",
+            "--scheme",
+            scheme,
+            "--first-name",
+            "Dana",
+            "--department",
+            "Legal",
+            "--role",
+            "employee",
+            "--role",
+            "finance",
+        ]
+    )
+    payload = adapted("password-import.request.json")
+    payload["data"]["context"]["credential"] = {
+        "username": "dana.lee@example.com",
+        "password": "s3cret-legacy",
+    }
+
+    response = call_hook(app.test_client(), "password-import", payload)
+
+    assert result.exit_code == 0, result.output
+    assert "dana.lee@example.com" in result.output
+    assert "s3cret-legacy" not in result.output
+    assert response.json is not None
+    assert response.json["commands"][0]["value"] == {"credential": "VERIFIED"}
+
+
+def test_add_user_prompts_for_the_password(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+
+    result = app.test_cli_runner().invoke(
+        args=["add-user", ISAAC], input="typed-secret\ntyped-secret\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "typed-secret" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--role", "astronaut"], "unknown role(s): astronaut"),
+        (["--password", "x" * 73], "72 bytes"),
+        (["--scheme", "md5"], "md5"),
+    ],
+)
+def test_add_user_refuses_what_it_cannot_store(
+    tmp_path: Path, args: list[str], complaint: str
+) -> None:
+    app = make_app(tmp_path)
+
+    result = app.test_cli_runner().invoke(
+        args=["add-user", "x@example.com", "--password", "pw", *args]
+    )
+
+    assert result.exit_code != 0
+    assert complaint in result.output
+
+
+def test_the_audit_command_lists_recent_calls(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    call_hook(app.test_client(), "token", adapted("token.request.json"))
+
+    result = app.test_cli_runner().invoke(args=["audit"])
+
+    assert result.exit_code == 0
+    assert "token" in result.output
+    assert "3OWo4oo-QQ-rBWfRyTmQYw" in result.output
+
+
+# --- banner ---------------------------------------------------------------------------------
+
+
+def test_the_banner_shows_every_hook_url_and_the_generated_secret(tmp_path: Path) -> None:
+    app = first_run(tmp_path)
+
+    text = render(app, "http://127.0.0.1:5000")
+
+    for hook in HOOK_PATHS:
+        assert f"http://127.0.0.1:5000/okta/hooks/{hook}\n" in text
+    (secret,) = app.config["OKTA_HOOKS_SECRETS"]
+    assert f"Okta's 'Authentication secret': {secret}" in text
+    assert "generated now" in text
+    assert str(tmp_path / "instance" / SECRET_FILE) in text
+    assert "(created and seeded now)" in text
+
+
+def test_the_banner_uses_the_public_url_and_never_shows_a_configured_secret(
+    tmp_path: Path,
+) -> None:
+    app = make_app(tmp_path, PUBLIC_URL="https://hooks.example.com/")
+
+    text = render(app, "http://127.0.0.1:5000")
+
+    assert "https://hooks.example.com/okta/hooks/password-import\n" in text
+    assert "127.0.0.1" not in text
+    assert app.config["OKTA_HOOKS_SECRETS"][0] not in text
+    assert "the value of FLASK_OKTA_HOOKS_SECRETS" in text
+
+
+def test_the_banner_hides_database_passwords(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    with app.app_context():
+        object.__setattr__(services().db, "url", "postgresql://hooks:hunter2@db.internal/hooks")
+
+    text = render(app, "http://127.0.0.1:5000")
+
+    assert "hunter2" not in text
+    assert "postgresql://hooks:***@db.internal/hooks" in text

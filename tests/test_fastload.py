@@ -1,0 +1,61 @@
+"""The quick path of section loading gives exactly what marshmallow gives."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+import pytest
+
+from flask_okta_hooks import HOOK_TYPES, HookType
+from flask_okta_hooks.fastload import SectionLoader
+
+from .conftest import sample, sample_names
+
+
+def typed_sections(request_class: type) -> list[str]:
+    return sorted(
+        name
+        for klass in request_class.__mro__
+        for name, member in vars(klass).items()
+        if isinstance(member, functools.cached_property)
+    )
+
+
+def read_all(hook_type: HookType, payload: dict[str, Any]) -> dict[str, Any]:
+    call = hook_type.request_class.from_payload(copy.deepcopy(payload))
+    return {name: getattr(call, name) for name in typed_sections(hook_type.request_class)}
+
+
+CASES = [
+    (hook_type, name)
+    for hook_type in HOOK_TYPES
+    for name in sample_names(f"{hook_type.slug}.request*.json")
+    if name is not None and not hasattr(name, "marks")
+] or [pytest.param(None, None, marks=pytest.mark.skip(reason="Okta samples not found"))]
+
+
+@pytest.mark.parametrize(("hook_type", "name"), CASES)
+def test_every_section_of_every_sample_loads_the_same_both_ways(
+    hook_type: HookType, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = sample(name)
+    quick = read_all(hook_type, payload)
+
+    monkeypatch.setattr(SectionLoader, "load", lambda self, raw: self.schema.load(raw))
+    slow = read_all(hook_type, payload)
+
+    assert typed_sections(hook_type.request_class), "no typed sections found"
+    assert quick == slow
+
+
+def test_an_unusual_value_is_left_to_marshmallow() -> None:
+    from flask_okta_hooks.hooks.token import MintedTokenSchema
+
+    loader = SectionLoader(MintedTokenSchema())
+
+    token = loader.load({"claims": {"a": 1}, "token": {"lifetime": {"expiration": 3600}}})
+    assert token.lifetime == 3600
+    with pytest.raises(Exception, match="integer"):
+        loader.load({"claims": {}, "token": {"lifetime": {"expiration": "3600"}}})
