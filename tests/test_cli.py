@@ -290,7 +290,7 @@ def served() -> Iterator[tuple[Flask, str]]:
     """The enriching app served over loopback HTTP by a real server thread."""
     app = enriching_app()
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield app, f"http://127.0.0.1:{server.server_port}/okta/hooks"
@@ -326,7 +326,7 @@ def test_simulate_url_judges_an_empty_telephony_answer(served: tuple[Flask, str]
     server_app = Flask("bare")
     server_app.add_url_rule("/t", "t", lambda: ("", 204), methods=["POST"])
     server = make_server("127.0.0.1", 0, server_app)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         result = run(
