@@ -280,6 +280,9 @@ class HookRequest:
     secret_paths: ClassVar[tuple[tuple[str, ...], ...]] = ()
     #: Validates the envelope; a hook type with other envelope members brings its own.
     envelope_loader: ClassVar[SectionLoader] = _ENVELOPE
+    #: The typed sections of ``data``: (dotted path below ``data``, the schema that reads
+    #: it). Tools that describe the payload (the OpenAPI document) read this.
+    sections: ClassVar[tuple[tuple[str, Schema], ...]] = ()
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
         data: dict[str, Any] = envelope["data"]

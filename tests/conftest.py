@@ -19,6 +19,10 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from flask_okta_hooks import HOOK_TYPES, HookType, OktaHooks
+from flask_okta_hooks.hook_types import HOOK_TYPES_BY_SLUG
+from flask_okta_hooks.testing import HookResult, OktaClient
+
+pytest_plugins = ["pytester"]
 
 REFERENCE_DIR = Path(
     os.environ.get("OKTA_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "okta")
@@ -125,3 +129,18 @@ def post_json(
     """POST ``body`` (bytes as is, anything else as JSON) to ``path`` below the prefix."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return client.post(PREFIX + path, data=data, headers=okta_headers(secret, **headers))
+
+
+def serve(
+    hook: str | HookType,
+    handler: Callable[[Any], Any],
+    payload: Any = None,
+    **config: Any,
+) -> HookResult:
+    """Mount ``handler`` for ``hook`` on a fresh app and call it as Okta would.
+
+    ``payload`` defaults to the test kit's realistic call of that hook type.
+    """
+    hooks = OktaHooks()
+    hooks.mount(HOOK_TYPES_BY_SLUG[hook] if isinstance(hook, str) else hook, handler)
+    return OktaClient(build_app(hooks, **config)).post(hook, payload)

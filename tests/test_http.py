@@ -19,15 +19,14 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from flask_okta_hooks import HOOK_TYPES, ConfigurationError, HookType, OktaHooks
+from flask_okta_hooks.testing import OktaClient, assert_okta_accepts, make_payload, variants
 
 from .conftest import (
     PREFIX,
-    REQUEST_SAMPLE,
     SECRET,
     build_app,
     okta_headers,
     safe_outcome_handler,
-    sample,
 )
 
 HOOK_IDS = [hook_type.slug for hook_type in HOOK_TYPES]
@@ -48,8 +47,8 @@ def expect_error(response: TestResponse, status: int, code: str, *echo: str) -> 
 
 
 def payload_for(hook_type: HookType) -> dict[str, Any]:
-    result: dict[str, Any] = sample(REQUEST_SAMPLE[hook_type.slug])
-    return result
+    """The test kit's realistic call of ``hook_type`` (Okta's own samples: per-type tests)."""
+    return make_payload(hook_type)
 
 
 def send(
@@ -83,10 +82,23 @@ def client(every_hook_client: FlaskClient) -> FlaskClient:
     return every_hook_client
 
 
-def test_a_well_formed_call_is_served(client: FlaskClient, hook_type: HookType) -> None:
-    response = send(client, hook_type)
+@pytest.fixture
+def app(every_hook_app: Flask) -> Flask:
+    return every_hook_app
 
-    assert response.status_code in (200, 204)
+
+def test_a_well_formed_call_is_served(okta_client: OktaClient, hook_type: HookType) -> None:
+    result = okta_client.post(hook_type)
+
+    assert result.status_code in (200, 204)
+    assert_okta_accepts(result)
+
+
+def test_a_call_okta_could_send_in_any_variant_is_served(
+    okta_client: OktaClient, hook_type: HookType
+) -> None:
+    for variant in variants(hook_type):
+        assert_okta_accepts(okta_client.post(hook_type, variant=variant))
 
 
 # --- authentication (rows 1-3) ----------------------------------------------------------------
@@ -147,6 +159,7 @@ def test_the_header_name_is_configurable_and_case_insensitive(hook_type: HookTyp
 
     assert accepted.status_code in (200, 204)
     expect_error(in_authorization, 401, "unauthorized")
+    assert OktaClient(client.application).post(hook_type).status_code in (200, 204)
 
 
 def test_secrets_rotate_without_downtime(hook_type: HookType) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from collections.abc import Callable
@@ -21,8 +20,17 @@ from flask_okta_hooks import (
     ResponseRuleError,
     Secret,
 )
+from flask_okta_hooks.testing import (
+    HookResult,
+    assert_empty_response,
+    assert_password_unverified,
+    assert_password_verified,
+    make_request,
+    password_import_request,
+)
 
 from .conftest import build_app, post_json, response_schema, sample, sample_names
+from .conftest import serve as serve_hook
 
 CANARY = "canary-Pw-9c41e7"
 UNVERIFIED = {
@@ -32,28 +40,22 @@ VERIFIED = {"commands": [{"type": "com.okta.action.update", "value": {"credentia
 
 
 def password_payload(password: str | None = None, **action: Any) -> dict[str, Any]:
-    """Okta's password import sample, with another password or another ``data.action``."""
-    payload: dict[str, Any] = copy.deepcopy(sample("password-import.request.json"))
-    if password is not None:
-        payload["data"]["context"]["credential"]["password"] = password
-    if action:
-        payload["data"]["action"] = action
-    return payload
+    """A realistic password import call, with another password or another ``data.action``."""
+    return password_import_request(
+        password=password, overrides={"data.action": action} if action else None
+    )
 
 
 def password_call(password: str | None = None) -> PasswordImportHookRequest:
-    return PasswordImportHookRequest.from_payload(password_payload(password))
+    return make_request("password-import", password=password)
 
 
 def serve(
     handler: Callable[[PasswordImportHookRequest], Any],
     payload: dict[str, Any] | None = None,
     **config: Any,
-) -> Any:
-    hooks = OktaHooks()
-    hooks.password_import(handler)
-    client = build_app(hooks, **config).test_client()
-    return post_json(client, "/password-import", payload or password_payload())
+) -> HookResult:
+    return serve_hook("password-import", handler, payload, **config)
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ def test_unknown_members_are_ignored_but_reachable() -> None:
 
     call = PasswordImportHookRequest.from_payload(payload)
 
-    assert call.username == "isaac.brock@example.com"
+    assert call.username == payload["data"]["context"]["credential"]["username"]
     assert call.payload["futureMember"] == 1
     assert call.context["credential"]["hint"] == "new field"
 
@@ -290,7 +292,8 @@ def test_hand_built_bodies_are_checked(body: dict[str, Any], rules: list[str]) -
 def test_a_handler_returning_none_is_unverified_with_a_204() -> None:
     response = serve(lambda call: None)
 
-    assert response.status_code == 204
+    assert_empty_response(response)
+    assert_password_unverified(response)
 
 
 @pytest.mark.parametrize(
@@ -370,7 +373,8 @@ def test_only_an_explicit_verified_lets_the_user_in(
     response = serve(handler, OKTA_HOOKS_STRICT=False)
 
     assert b"VERIFIED" not in response.data.replace(b"UNVERIFIED", b"")
-    assert serve(lambda call: call.respond().verified()).get_json() == VERIFIED
+    assert_password_unverified(response)
+    assert_password_verified(serve(lambda call: call.respond().verified()))
 
 
 # --- the password never leaks ------------------------------------------------------------------

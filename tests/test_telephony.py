@@ -23,8 +23,16 @@ from flask_okta_hooks import (
     TelephonyRequestType,
 )
 from flask_okta_hooks.hooks.telephony import FALLBACK_SUMMARY
+from flask_okta_hooks.testing import (
+    HookResult,
+    assert_okta_accepts,
+    assert_telephony_fallback,
+    assert_telephony_status,
+    telephony_request,
+)
 
 from .conftest import build_app, post_json, response_schema, sample, sample_names
+from .conftest import serve as serve_hook
 
 CANARY_CODE = "481516"
 CANARY_TEXT = f"Your code is {CANARY_CODE}"
@@ -51,11 +59,8 @@ def serve(
     handler: Callable[[TelephonyHookRequest], Any],
     payload: dict[str, Any] | None = None,
     **config: Any,
-) -> Any:
-    hooks = OktaHooks()
-    hooks.telephony(handler)
-    client = build_app(hooks, **config).test_client()
-    return post_json(client, "/telephony", payload or telephony_payload())
+) -> HookResult:
+    return serve_hook("telephony", handler, payload or telephony_payload(), **config)
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -341,6 +346,21 @@ def test_hand_built_bodies_are_checked(body: dict[str, Any], rules: list[str]) -
 # --- handler outcomes through HTTP ------------------------------------------------------------
 
 
+@pytest.mark.parametrize("request_type", list(TelephonyRequestType))
+def test_every_flow_gets_its_delivery_result(request_type: TelephonyRequestType) -> None:
+    def deliver(call: TelephonyHookRequest) -> TelephonyHookResponse:
+        flow = str(call.request_type).rsplit(".", 1)[-1]
+        return call.respond().successful("ACME-SMS", transaction_id=f"tx-{flow}")
+
+    response = serve(deliver, telephony_request(request_type=request_type))
+
+    flow = request_type.value.rsplit(".", 1)[-1]
+    assert_telephony_status(
+        response, "SUCCESSFUL", provider="ACME-SMS", transaction_id=f"tx-{flow}"
+    )
+    assert_okta_accepts(response)
+
+
 def test_a_handler_returning_none_is_a_mistake_in_strict_mode() -> None:
     with pytest.raises(HandlerResultError, match="empty answer"):
         serve(lambda call: None, OKTA_HOOKS_STRICT=True)
@@ -365,6 +385,8 @@ def test_in_production_a_broken_handler_hands_delivery_back_to_okta_at_once(
 
     assert response.status_code == 200
     assert response.get_json() == SAFE_OUTCOME
+    assert_telephony_fallback(response)
+    assert_okta_accepts(response)
     assert "hook=telephony" in caplog.text
     jsonschema.validate(response.get_json(), response_schema("telephony"))
 

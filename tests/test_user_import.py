@@ -19,8 +19,19 @@ from flask_okta_hooks import (
     UserImportHookRequest,
     UserImportHookResponse,
 )
+from flask_okta_hooks.testing import (
+    HookResult,
+    assert_app_user_profile_updated,
+    assert_empty_response,
+    assert_okta_accepts,
+    assert_profile_updated,
+    assert_user_created,
+    assert_user_linked,
+    user_import_request,
+)
 
 from .conftest import build_app, post_json, response_schema, sample, sample_names
+from .conftest import serve as serve_hook
 
 MATCHED_ID = "00garwpuyxHaWOkdV0g4"
 
@@ -43,11 +54,8 @@ def serve(
     handler: Callable[[UserImportHookRequest], Any],
     payload: dict[str, Any] | None = None,
     **config: Any,
-) -> Any:
-    hooks = OktaHooks()
-    hooks.user_import(handler)
-    client = build_app(hooks, **config).test_client()
-    return post_json(client, "/user-import", payload or import_payload())
+) -> HookResult:
+    return serve_hook("user-import", handler, payload or import_payload(), **config)
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -335,10 +343,40 @@ def test_none_is_a_204_and_an_untouched_response_is_an_empty_object() -> None:
     empty = serve(lambda call: None)
     untouched = serve(lambda call: call.respond())
 
-    assert empty.status_code == 204
-    assert empty.data == b""
+    assert_empty_response(empty)
     assert untouched.status_code == 200
     assert untouched.get_json() == {}
+    for answer in (empty, untouched):
+        assert_okta_accepts(answer)
+        assert_user_created(answer)  # the call's default action stands
+
+
+def test_a_matched_user_is_linked_over_http() -> None:
+    matched = user_import_request(matched_user_id=MATCHED_ID)
+
+    linked = serve(lambda call: call.respond().link_user(), matched)
+    forced = serve(lambda call: call.respond().create_user(), matched)
+
+    assert_user_linked(linked, MATCHED_ID)
+    assert_okta_accepts(linked)
+    assert_user_created(forced)
+    with pytest.raises(AssertionError, match="LINK_USER"):
+        assert_user_linked(forced)
+
+
+def test_profile_updates_over_http() -> None:
+    response = serve(
+        lambda call: (
+            call.respond()
+            .update_app_user_profile(department=None)
+            .update_user_profile(login=call.app_user_profile.get("email"))
+        ),
+        user_import_request(app_user={"email": "m.hamilton@example.com"}),
+    )
+
+    assert_app_user_profile_updated(response, department=None)
+    assert_profile_updated(response, login="m.hamilton@example.com")
+    assert_okta_accepts(response)
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,11 @@ class PasswordImportHookRequest(HookRequest):
     """
 
     event_type = PASSWORD_IMPORT_EVENT
+    sections = (
+        ("context.request", REQUEST_INFO.schema),
+        ("context.credential", _CREDENTIAL.schema),
+        ("action", _ACTION.schema),
+    )
     secret_paths = (("context", "credential", "password"),)
 
     @cached_property

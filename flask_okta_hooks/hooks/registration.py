@@ -118,6 +118,12 @@ class RegistrationHookRequest(HookRequest):
     """
 
     event_type = REGISTRATION_EVENT
+    sections = (
+        ("context.request", REQUEST_INFO.schema),
+        ("context.user", OKTA_USER.schema),
+        ("userProfile", USER_PROFILE.schema),
+        ("userProfileUpdate", USER_PROFILE.schema),
+    )
 
     @cached_property
     def flow(self) -> RegistrationFlow:

@@ -266,6 +266,17 @@ class SamlHookRequest(HookRequest):
     """
 
     event_type = SAML_EVENT
+    sections = (
+        ("context.request", REQUEST_INFO.schema),
+        ("context.protocol", _PROTOCOL.schema),
+        ("context.session", OKTA_SESSION.schema),
+        ("context.user", OKTA_USER.schema),
+        ("assertion.subject", _SUBJECT.schema),
+        ("assertion.authentication", _AUTHENTICATION.schema),
+        ("assertion.conditions", _CONDITIONS.schema),
+        ("assertion", _CLAIMS.schema),
+        ("assertion.lifetime", _LIFETIME.schema),
+    )
 
     @cached_property
     def request_info(self) -> RequestInfo | None:

@@ -171,6 +171,11 @@ class TelephonyHookRequest(HookRequest):
     """
 
     event_type = TELEPHONY_EVENT
+    sections = (
+        ("context.request", REQUEST_INFO.schema),
+        ("userProfile", _USER.schema),
+        ("messageProfile", _MESSAGE.schema),
+    )
     secret_paths = (("messageProfile", "otpCode"), ("messageProfile", "msgTemplate"))
     request_type: TelephonyRequestType | str | None
 

@@ -274,6 +274,16 @@ class TokenHookRequest(HookRequest):
     """A token inline hook call. Sections are typed and validated when first read."""
 
     event_type = TOKEN_EVENT
+    sections = (
+        ("context.request", REQUEST_INFO.schema),
+        ("context.protocol", _PROTOCOL.schema),
+        ("context.session", OKTA_SESSION.schema),
+        ("context.user", OKTA_USER.schema),
+        ("context.policy", _POLICY.schema),
+        (Token.ID.value, _MINTED.schema),
+        (Token.ACCESS.value, _MINTED.schema),
+        ("refresh_token", _REFRESH.schema),
+    )
 
     @cached_property
     def request_info(self) -> RequestInfo | None:

@@ -181,6 +181,12 @@ class UserImportHookRequest(HookRequest):
     """
 
     event_type = USER_IMPORT_EVENT
+    sections = (
+        ("context", _CONTEXT.schema),
+        ("appUser.profile", _APP_USER_PROFILE.schema),
+        ("user", _USER.schema),
+        ("action", _ACTION.schema),
+    )
 
     @cached_property
     def app_user_profile(self) -> AppUserProfile:

@@ -1,0 +1,461 @@
+"""``flask okta-hooks ...``: list, try and document an app's hook endpoints.
+
+Installed with the package through the ``flask.commands`` entry point, so every Flask
+app gets the group; without installing, add it by hand: ``app.cli.add_command(cli)``.
+
+* ``routes``: every hook endpoint with its Okta hook type and the URL to register in Okta;
+* ``sample TYPE``: a realistic call of a hook type, to edit and replay;
+* ``simulate TYPE``: send a call to the app (in process, or to ``--url``) and judge the
+  answer as Okta would; the exit status is 1 when Okta would reject or drop it;
+* ``openapi``: an OpenAPI 3.1 document of the endpoints (needs the ``openapi`` extra).
+
+Secrets never appear in the output: the auth header is shown masked.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import click
+from flask import Flask, current_app, url_for
+from flask.cli import AppGroup, ScriptInfo
+
+from .errors import HookRequestError, Violation
+from .hook_types import HOOK_TYPES, HookType
+from .oauth import _http_opener
+from .request import HookRequest
+from .routes import HookRoute, hook_routes, hook_type_named, route_for
+from .secret import PLACEHOLDER
+from .testing.assertions import OKTA_ON_FAILURE, okta_verdict
+from .testing.client import OktaClient
+from .testing.payloads import DROP, apply_overrides, make_payload, set_path, variants
+
+#: Okta waits this long for an answer; ``simulate --url`` waits as long.
+OKTA_TIMEOUT = 3.0
+MASK = "****"
+
+cli = AppGroup("okta-hooks", help="Okta hook endpoints: list, sample, simulate, document.")
+
+_SLUGS = [hook_type.slug for hook_type in HOOK_TYPES]
+
+
+_hook_type_argument = click.argument("hook", metavar="TYPE", type=click.Choice(_SLUGS))
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+def _route_url(app: Flask, route: HookRoute, base_url: str | None) -> str:
+    if base_url is not None:
+        return base_url.rstrip("/") + route.rule
+    if app.config.get("SERVER_NAME"):
+        return url_for(route.endpoint, _external=True)
+    return route.rule
+
+
+def _auth_summary(app: Flask, route: HookRoute) -> str:
+    settings = route.settings(app)
+    if settings.auth == "header":
+        return f"shared secret in the {settings.auth_header} header"
+    if settings.auth == "oauth":
+        return "OAuth 2.0 bearer token"
+    return "none (local development only)"
+
+
+@cli.command("routes")
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="Public base URL of the app, e.g. https://hooks.example.com "
+    "(default: from SERVER_NAME and PREFERRED_URL_SCHEME).",
+)
+def routes_command(base_url: str | None) -> None:
+    """List the hook endpoints and the URLs to register in Okta."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    routes = hook_routes(app)
+    if not routes:
+        click.echo("No Okta hook endpoints: register an OktaHooks blueprint with handlers.")
+        return
+    rows = [
+        (r.hook_type.slug, r.hook_type.event_type, "POST", _route_url(app, r, base_url))
+        for r in routes
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    header = ("TYPE", "OKTA EVENT TYPE", "METHOD")
+    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "  URL")
+    for slug, event_type, method, url in rows:
+        cells = (slug, event_type, method)
+        click.echo("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + url)
+    click.echo("")
+    for prefix, route in {r.config_prefix: r for r in routes}.items():
+        click.echo(f"Authentication ({prefix}*): {_auth_summary(app, route)}")
+    urls = [row[3] for row in rows]
+    if not any("://" in url for url in urls):
+        click.echo(
+            "These are paths: set SERVER_NAME (and PREFERRED_URL_SCHEME) or pass --base-url "
+            "to print the URLs to register."
+        )
+    elif any(not url.startswith("https://") for url in urls):
+        click.echo(
+            "Okta only calls https:// URLs: serve these endpoints over TLS to register them."
+        )
+    else:
+        click.echo("Register each URL in Okta (Workflow > Inline Hooks); Okta requires https.")
+
+
+# --- sample --------------------------------------------------------------------------------
+
+
+def _parse_sets(values: Sequence[str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for item in values:
+        path, sep, text = item.partition("=")
+        if not sep or not path:
+            raise click.BadParameter(f"{item!r} is not PATH=VALUE", param_hint="--set")
+        if text == "":
+            overrides[path] = DROP
+            continue
+        try:
+            overrides[path] = json.loads(text)
+        except ValueError:
+            overrides[path] = text
+    return overrides
+
+
+_SET_HELP = (
+    "Change a field: PATH=VALUE, PATH dotted from the root (data.context.user.profile.login="
+    "ada@example.com). VALUE is read as JSON when it parses (42, true, {...}), else as text; "
+    "an empty VALUE removes the field. Repeatable."
+)
+_VARIANT_HELP = "Start from a named variant of the type's sample (see the error for the list)."
+
+
+def _build_payload(
+    hook_type: HookType, variant: str | None, payload_file: IO[str] | None, sets: Sequence[str]
+) -> dict[str, Any]:
+    if payload_file is not None:
+        if variant is not None:
+            raise click.UsageError("--variant and --payload exclude each other")
+        try:
+            payload = json.load(payload_file)
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--payload") from None
+        if not isinstance(payload, dict):
+            raise click.BadParameter("the call is a JSON object", param_hint="--payload")
+    else:
+        try:
+            payload = make_payload(hook_type, variant)
+        except LookupError as exc:
+            known = ", ".join(variants(hook_type)) or "none"
+            raise click.BadParameter(f"{exc} (variants: {known})", param_hint="--variant") from None
+    try:
+        return apply_overrides(payload, _parse_sets(sets))
+    except (KeyError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from None
+
+
+@cli.command("sample", with_appcontext=False)
+@_hook_type_argument
+@click.option("--variant", help=_VARIANT_HELP)
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)
+def sample_command(hook: str, variant: str | None, sets: tuple[str, ...]) -> None:
+    """Print a realistic call of hook type TYPE, to edit and replay with simulate."""
+    payload = _build_payload(hook_type_named(hook), variant, None, sets)
+    click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+# --- simulate ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Answer:
+    url: str
+    status: int
+    body: bytes
+    elapsed: float
+    auth_shown: str
+    notes: list[str] = field(default_factory=list)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextmanager
+def _captured_logs() -> Iterator[list[str]]:
+    # The extension logs fixed fields only (never secrets or bodies), so its lines can be
+    # shown: they say why a handler's answer became the safe outcome.
+    handler = _Records()
+    logger = logging.getLogger("flask_okta_hooks")
+    logger.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)
+
+
+def _masked_auth(headers: Mapping[str, str]) -> str:
+    for name, value in headers.items():
+        if name.lower() not in ("content-type", "accept"):
+            scheme = "Bearer " if value.startswith("Bearer ") else ""
+            return f"{name}: {scheme}{MASK}"
+    return "(no auth header)"
+
+
+def _send_in_process(app: Flask, hook_type: HookType, path: str | None, payload: Any) -> _Answer:
+    route = route_for(app, hook_type, path)
+    client = OktaClient(app)
+    headers = client.auth_headers(route)
+    notes = []
+    if route.settings(app).auth == "oauth":
+        notes.append("bearer token signed by a local test key (the app's verifier trusts it)")
+    with _captured_logs() as lines:
+        started = time.perf_counter()
+        result = client.post(hook_type, payload, path=route.rule)
+        elapsed = time.perf_counter() - started
+    notes += [f"log: {line}" for line in lines]
+    return _Answer(
+        route.rule, result.status_code, result.data, elapsed, _masked_auth(headers), notes
+    )
+
+
+def _send_remote(url: str, payload: Any, headers: dict[str, str], timeout: float) -> _Answer:
+    request = urllib.request.Request(  # noqa: S310 (the opener serves http(s) only)
+        url, data=json.dumps(payload).encode(), headers=headers, method="POST"
+    )
+    started = time.perf_counter()
+    try:
+        # No redirect handler: Okta does not follow redirects either.
+        with _http_opener().open(request, timeout=timeout) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise click.ClickException(f"no answer from {url}: {reason}") from None
+    elapsed = time.perf_counter() - started
+    return _Answer(url, status, body, elapsed, _masked_auth(headers))
+
+
+def _typed_request(hook_type: HookType, payload: Any) -> HookRequest | None:
+    try:
+        return hook_type.request_class.from_payload(copy.deepcopy(payload))
+    except HookRequestError:
+        return None
+
+
+def _shown_request(hook_type: HookType, payload: dict[str, Any]) -> dict[str, Any]:
+    shown = copy.deepcopy(payload)
+    for path in hook_type.request_class.secret_paths:
+        try:
+            if _has(shown, ("data", *path)):
+                set_path(shown, ["data", *path], PLACEHOLDER)
+        except KeyError:
+            pass
+    return shown
+
+
+def _has(payload: Any, path: Sequence[str]) -> bool:
+    node = payload
+    for name in path:
+        if not isinstance(node, dict) or name not in node:
+            return False
+        node = node[name]
+    return True
+
+
+def _load_app() -> Flask | None:
+    info = click.get_current_context().find_object(ScriptInfo)
+    if info is None:
+        return None
+    try:
+        return info.load_app()
+    except Exception:  # NoAppException, or the app's own import failing
+        return None
+
+
+@cli.command("simulate", with_appcontext=False)
+@_hook_type_argument
+@click.option("--variant", help=_VARIANT_HELP)
+@click.option(
+    "--payload",
+    "payload_file",
+    type=click.File("r"),
+    help="Send this call (JSON file, - for stdin).",
+)
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)
+@click.option("--path", help="URL path of the endpoint when several serve TYPE.")
+@click.option("--url", help="Send to this URL instead of the app in process.")
+@click.option(
+    "--secret",
+    envvar="OKTA_HOOKS_SIMULATE_SECRET",
+    help="With --url: the auth header value (default: the app's first configured secret; "
+    "env OKTA_HOOKS_SIMULATE_SECRET).",
+)
+@click.option(
+    "--header", "header_name", help="With --url: the auth header name (default: the app's)."
+)
+@click.option(
+    "--bearer",
+    envvar="OKTA_HOOKS_SIMULATE_BEARER",
+    help="With --url: send this bearer token instead.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=OKTA_TIMEOUT,
+    show_default=True,
+    help="With --url: seconds to wait.",
+)
+@click.option("--show-request", is_flag=True, help="Also print the call sent (secrets masked).")
+def simulate_command(
+    hook: str,
+    variant: str | None,
+    payload_file: IO[str] | None,
+    sets: tuple[str, ...],
+    path: str | None,
+    url: str | None,
+    secret: str | None,
+    header_name: str | None,
+    bearer: str | None,
+    timeout: float,
+    show_request: bool,
+) -> None:
+    """Send a call of hook type TYPE and judge the answer as Okta would.
+
+    Exits with status 1 when Okta would reject the answer or silently drop it: a status
+    other than 200 (or 204 where the type allows it), or a broken Okta rule.
+    """
+    hook_type = hook_type_named(hook)
+    payload = _build_payload(hook_type, variant, payload_file, sets)
+    app = _load_app()
+    if url is None:
+        if app is None:
+            raise click.UsageError("no app found: set FLASK_APP (or --app), or pass --url")
+        with app.app_context():
+            try:
+                answer = _send_in_process(app, hook_type, path, payload)
+            except LookupError as exc:
+                raise click.UsageError(str(exc)) from None
+    else:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers.update(_remote_auth(app, hook_type, path, secret, header_name, bearer))
+        answer = _send_remote(url, payload, headers, timeout)
+        if answer.elapsed > OKTA_TIMEOUT:
+            answer.notes.append(f"Okta would have given up after {OKTA_TIMEOUT:.0f} s")
+    if show_request:
+        click.echo("Request:")
+        click.echo(json.dumps(_shown_request(hook_type, payload), indent=2, ensure_ascii=False))
+    _report(hook_type, _typed_request(hook_type, payload), answer)
+
+
+def _remote_auth(
+    app: Flask | None,
+    hook_type: HookType,
+    path: str | None,
+    secret: str | None,
+    header_name: str | None,
+    bearer: str | None,
+) -> dict[str, str]:
+    if bearer is not None:
+        return {"Authorization": f"Bearer {bearer}"}
+    name = header_name
+    if secret is None or name is None:
+        configured = None
+        if app is not None:
+            with app.app_context():
+                try:
+                    configured = route_for(app, hook_type, path).settings(app)
+                except LookupError:
+                    configured = None
+        if configured is not None and configured.auth == "header":
+            secret = secret if secret is not None else configured.secrets[0].decode("latin-1")
+            name = name or configured.auth_header
+    if secret is None:
+        return {}
+    return {name or "Authorization": secret}
+
+
+def _report(hook_type: HookType, request: HookRequest | None, answer: _Answer) -> None:
+    click.echo(f"POST {answer.url}")
+    click.echo(f"  {answer.auth_shown}")
+    click.echo(f"Status: {answer.status} in {answer.elapsed * 1000:.0f} ms")
+    body: Any = None
+    if answer.body:
+        try:
+            body = json.loads(answer.body)
+            click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        except ValueError:
+            click.echo(answer.body.decode("utf-8", "replace"))
+    else:
+        click.echo("(empty body)")
+    for note in answer.notes:
+        click.echo(f"Note: {note}")
+    if request is None and answer.status == 200:
+        violations = [Violation("request", "", "the call sent is not a valid call of this type")]
+    else:
+        violations = okta_verdict(hook_type, request, answer.status, answer.body)
+    if not violations:
+        click.echo("Okta's rules: OK, Okta accepts this answer.")
+        return
+    click.echo("Okta's rules: broken")
+    for violation in violations:
+        click.echo(f"  - {violation}")
+    click.echo(f"Okta would reject or drop this answer: {OKTA_ON_FAILURE[hook_type.okta_fails]}.")
+    click.get_current_context().exit(1)
+
+
+# --- openapi -------------------------------------------------------------------------------
+
+
+@cli.command("openapi")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "yaml"]),
+    default="json",
+    show_default=True,
+    help="yaml needs PyYAML.",
+)
+@click.option(
+    "--output", "-o", type=click.File("w"), default="-", help="Write here (default: stdout)."
+)
+@click.option("--base-url", metavar="URL", help="Server URL of the document.")
+@click.option("--title", default="Okta hooks", show_default=True)
+@click.option("--version", "api_version", default="1.0.0", show_default=True)
+def openapi_command(
+    output_format: str, output: IO[str], base_url: str | None, title: str, api_version: str
+) -> None:
+    """Print an OpenAPI 3.1 document of the hook endpoints."""
+    try:
+        from .openapi import build_openapi
+    except ImportError:
+        raise click.ClickException(
+            "the openapi command needs apispec: pip install 'flask-okta-hooks[openapi]'"
+        ) from None
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    document = build_openapi(app, title=title, version=api_version, base_url=base_url)
+    if output_format == "yaml":
+        try:
+            yaml = importlib.import_module("yaml")
+        except ImportError:
+            raise click.ClickException("--format yaml needs PyYAML: pip install pyyaml") from None
+        output.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    else:
+        output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,127 @@
+"""Test Okta hooks without Okta: realistic calls, an authenticated client, domain assertions.
+
+Everything here works without a public URL, an Okta org or its Preview tab:
+
+* payload factories for every hook type (:func:`token_request`, :func:`registration_request`
+  ... and :func:`make_payload` by slug), built on realistic samples shipped with the
+  package, every field overridable;
+* :func:`make_request`, the typed request object for a handler called directly;
+* :class:`OktaClient`, which POSTs calls to an app's endpoints authenticated as
+  configured (shared secret, or OAuth 2.0 with a local :class:`SigningKey`);
+* assertions that read like the domain (:func:`assert_claim_added`,
+  :func:`assert_registration_denied`, :func:`assert_okta_accepts` ...), for typed
+  responses and HTTP answers alike.
+
+With pytest, the ``okta_client`` fixture (from the plugin this package registers) gives
+an :class:`OktaClient` for the ``app`` fixture, as pytest-flask defines it.
+
+Example::
+
+    from flask_okta_hooks import Token
+    from flask_okta_hooks.testing import assert_claim_added, assert_okta_accepts
+
+    def test_gold_tier(okta_client):
+        result = okta_client.post("token", login="ada@example.com")
+        assert_claim_added(result, token=Token.ACCESS, name="tier", value="gold")
+        assert_okta_accepts(result)
+"""
+
+from .assertions import (
+    OKTA_ON_FAILURE,
+    Observed,
+    assert_app_user_profile_updated,
+    assert_assertion_replaced,
+    assert_attribute_added,
+    assert_claim_added,
+    assert_claim_removed,
+    assert_claim_replaced,
+    assert_command,
+    assert_empty_response,
+    assert_error,
+    assert_lifetime_set,
+    assert_no_commands,
+    assert_okta_accepts,
+    assert_password_unverified,
+    assert_password_verified,
+    assert_profile_updated,
+    assert_registration_allowed,
+    assert_registration_denied,
+    assert_telephony_fallback,
+    assert_telephony_status,
+    assert_user_created,
+    assert_user_linked,
+    hook_type_of,
+    observe,
+    okta_verdict,
+)
+from .client import HookResult, OktaClient, SigningKey
+from .payloads import (
+    DROP,
+    FACTORIES,
+    PayloadFactory,
+    apply_overrides,
+    get_path,
+    load_sample,
+    make_payload,
+    make_request,
+    password_import_request,
+    registration_request,
+    request_from_payload,
+    saml_request,
+    sample_names,
+    set_path,
+    telephony_request,
+    token_request,
+    user_import_request,
+    variants,
+)
+
+__all__ = [
+    "DROP",
+    "FACTORIES",
+    "OKTA_ON_FAILURE",
+    "HookResult",
+    "Observed",
+    "OktaClient",
+    "PayloadFactory",
+    "SigningKey",
+    "apply_overrides",
+    "assert_app_user_profile_updated",
+    "assert_assertion_replaced",
+    "assert_attribute_added",
+    "assert_claim_added",
+    "assert_claim_removed",
+    "assert_claim_replaced",
+    "assert_command",
+    "assert_empty_response",
+    "assert_error",
+    "assert_lifetime_set",
+    "assert_no_commands",
+    "assert_okta_accepts",
+    "assert_password_unverified",
+    "assert_password_verified",
+    "assert_profile_updated",
+    "assert_registration_allowed",
+    "assert_registration_denied",
+    "assert_telephony_fallback",
+    "assert_telephony_status",
+    "assert_user_created",
+    "assert_user_linked",
+    "get_path",
+    "hook_type_of",
+    "load_sample",
+    "make_payload",
+    "make_request",
+    "observe",
+    "okta_verdict",
+    "password_import_request",
+    "registration_request",
+    "request_from_payload",
+    "saml_request",
+    "sample_names",
+    "set_path",
+    "telephony_request",
+    "token_request",
+    "user_import_request",
+    "variants",
+]

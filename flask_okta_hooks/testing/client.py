@@ -1,0 +1,257 @@
+"""A test client that calls an app's hook endpoints the way Okta does.
+
+:class:`OktaClient` finds the endpoint of a hook type in the app's URL map, builds the
+call (or takes yours), and authenticates it as the endpoint is configured: the shared
+secret from ``app.config``, or, for OAuth 2.0, a bearer token signed by a local
+:class:`SigningKey` whose public key the app's verifier is given, so no network is used.
+
+Example::
+
+    client = OktaClient(app)
+    result = client.post("token", access_claims={"tier": "silver"})
+    assert result.status_code == 200
+    assert_okta_accepts(result)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.datastructures import Headers
+from werkzeug.test import TestResponse
+
+from ..config import OAuthSettings
+from ..errors import HookRequestError
+from ..hook_types import HookType
+from ..oauth import verifier_for
+from ..request import HookRequest
+from ..routes import HookRoute, hook_type_named, route_for
+from .payloads import make_payload
+
+JSON = "application/json"
+#: Lifetime of the bearer tokens minted for test calls.
+TOKEN_LIFETIME = 300
+
+
+class SigningKey:
+    """An RSA key standing in for the authorization server that signs Okta's tokens.
+
+    Example::
+
+        key = SigningKey()
+        key.install(app)                       # the app's verifier now trusts this key
+        token = key.token(issuer="https://example.okta.com/oauth2/default",
+                          audience="api://default")
+    """
+
+    def __init__(self, kid: str | None = None) -> None:
+        self.kid = kid or f"flask-okta-hooks-test-{secrets.token_hex(4)}"
+        self._private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key as a JWKS document."""
+        public: dict[str, Any] = json.loads(
+            jwt.algorithms.RSAAlgorithm.to_jwk(self._private.public_key())
+        )
+        return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+
+    def fetch(self, url: str, timeout: float) -> bytes:
+        """A JWKS fetch that answers this key's JWKS whatever the URL (see :meth:`install`)."""
+        return json.dumps(self.jwks()).encode()
+
+    def install(self, app: Flask, config_prefix: str = "OKTA_HOOKS_") -> None:
+        """Make the app's bearer-token verifier for ``config_prefix`` fetch this key's JWKS."""
+        verifier_for(app, config_prefix).fetch = self.fetch
+
+    def token(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        now: float | None = None,
+        lifetime: int = TOKEN_LIFETIME,
+        **claims: Any,
+    ) -> str:
+        """A signed access token as the authorization server would mint it for Okta.
+
+        ``claims`` add to or replace the standard ones (``iss``, ``aud``, ``iat``, ``exp``,
+        ``jti``); a claim given as ``None`` is left out.
+        """
+        issued = int(time.time() if now is None else now)
+        body = {
+            "ver": 1,
+            "jti": f"AT.{uuid.uuid4().hex}",
+            "iss": issuer,
+            "aud": audience,
+            "iat": issued,
+            "exp": issued + lifetime,
+            **claims,
+        }
+        body = {name: value for name, value in body.items() if value is not None}
+        return jwt.encode(body, self._private, "RS256", headers={"kid": self.kid})
+
+    def token_for(self, oauth: OAuthSettings, *, now: float | None = None, **claims: Any) -> str:
+        """A token that passes every check ``oauth`` configures (issuer, audience, cid, scp)."""
+        standard: dict[str, Any] = {}
+        if oauth.client_id is not None:
+            standard.update(cid=oauth.client_id, sub=oauth.client_id)
+        if oauth.scope is not None:
+            standard["scp"] = [oauth.scope]
+        return self.token(
+            issuer=oauth.issuer, audience=oauth.audience, now=now, **{**standard, **claims}
+        )
+
+
+@dataclass(frozen=True)
+class HookResult:
+    """The answer to one call made by :class:`OktaClient`, with the call that produced it.
+
+    It reads like a Flask test response (``status_code``, ``get_json()``, ``data``,
+    ``headers``); ``response`` is the test response itself, ``request`` the typed request
+    the call stands for, so assertions can check Okta's rules without being told more.
+    """
+
+    hook_type: HookType
+    route: HookRoute
+    payload: Any
+    """The call sent: a ``dict``, or the raw ``bytes`` when the test sent bytes."""
+    response: TestResponse
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
+    @property
+    def headers(self) -> Headers:
+        return self.response.headers
+
+    @property
+    def data(self) -> bytes:
+        return self.response.get_data()
+
+    @property
+    def mimetype(self) -> str | None:
+        return self.response.mimetype
+
+    def get_json(self) -> Any:
+        """The response body parsed (``None`` for an empty body)."""
+        return json.loads(self.data) if self.data else None
+
+    @property
+    def json(self) -> Any:
+        return self.get_json()
+
+    @property
+    def body(self) -> Any:
+        """Alias of :meth:`get_json`: the JSON body, or ``None`` for an empty answer."""
+        return self.get_json()
+
+    @cached_property
+    def request(self) -> HookRequest | None:
+        """The typed request of the call sent; ``None`` when it is not a valid call."""
+        if not isinstance(self.payload, dict):
+            return None
+        try:
+            return self.hook_type.request_class.from_payload(copy.deepcopy(self.payload))
+        except HookRequestError:
+            return None
+
+    def __repr__(self) -> str:
+        return f"<HookResult {self.hook_type.slug} {self.route.rule} -> {self.status_code}>"
+
+
+class OktaClient:
+    """Calls the hook endpoints of ``app`` as Okta would: POST, JSON, authenticated.
+
+    Example::
+
+        client = OktaClient(app)
+        result = client.post("registration", profile={"email": "eve@blocked.test"})
+        assert_registration_denied(result, field="email")
+
+        client.post("token", token_request(drop=("identity",)))     # a ready call
+        client.post("token", path="/okta/hooks/token/partners")    # a second endpoint
+        client.post("token", authenticated=False).status_code      # 401
+    """
+
+    def __init__(self, app: Flask, *, signing_key: SigningKey | None = None) -> None:
+        self.app = app
+        self._signing_key = signing_key
+        self._installed: set[str] = set()
+        self.test_client: FlaskClient = app.test_client()
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The key that signs bearer tokens for OAuth endpoints (made when first needed)."""
+        if self._signing_key is None:
+            self._signing_key = SigningKey()
+        return self._signing_key
+
+    def route(self, hook: str | HookType, path: str | None = None) -> HookRoute:
+        """The endpoint serving ``hook`` (the one at URL ``path`` if several do)."""
+        return route_for(self.app, hook, path)
+
+    def auth_headers(self, route: HookRoute, **token_claims: Any) -> dict[str, str]:
+        """The headers that authenticate a call to ``route`` as configured now."""
+        settings = route.settings(self.app)
+        if settings.auth == "header":
+            # WSGI carries header values as latin-1 text: this gives Okta's exact bytes.
+            return {settings.auth_header: settings.secrets[0].decode("latin-1")}
+        if settings.oauth is not None:
+            verifier = verifier_for(self.app, route.config_prefix)
+            if route.config_prefix not in self._installed:
+                self.signing_key.install(self.app, route.config_prefix)
+                self._installed.add(route.config_prefix)
+            token = self.signing_key.token_for(settings.oauth, now=verifier.clock(), **token_claims)
+            return {"Authorization": f"Bearer {token}"}
+        return {}
+
+    def post(
+        self,
+        hook: str | HookType,
+        payload: Mapping[str, Any] | bytes | None = None,
+        *,
+        path: str | None = None,
+        variant: str | None = None,
+        authenticated: bool = True,
+        headers: Mapping[str, str] | None = None,
+        token_claims: Mapping[str, Any] | None = None,
+        **factory_kwargs: Any,
+    ) -> HookResult:
+        """POST a call of hook type ``hook`` to its endpoint and return the result.
+
+        ``payload`` is the call (a ``dict``, or ``bytes`` sent as they are); without it
+        the hook type's factory builds one from ``variant`` and ``factory_kwargs``.
+        ``headers`` add to or replace Okta's headers (a value of ``""`` removes one);
+        ``token_claims`` change the claims of an OAuth bearer token.
+        """
+        hook_type = hook_type_named(hook)
+        if payload is not None and (factory_kwargs or variant is not None):
+            raise TypeError("pass a ready payload or factory arguments, not both")
+        if payload is None:
+            payload = make_payload(hook_type, variant, **factory_kwargs)
+        route = self.route(hook_type, path)
+        sent: Any = payload if isinstance(payload, bytes) else copy.deepcopy(dict(payload))
+        body = sent if isinstance(sent, bytes) else json.dumps(sent).encode()
+        all_headers = {"Content-Type": JSON, "Accept": JSON}
+        if authenticated:
+            all_headers.update(self.auth_headers(route, **(token_claims or {})))
+        all_headers.update(headers or {})
+        response = self.test_client.post(
+            route.rule,
+            data=body,
+            headers={name: value for name, value in all_headers.items() if value != ""},
+        )
+        return HookResult(hook_type, route, sent, response)

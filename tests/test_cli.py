@@ -1,0 +1,427 @@
+"""``flask okta-hooks ...`` through Flask's CLI runner; ``simulate --url`` over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import Result
+from flask import Blueprint, Flask
+from flask.cli import FlaskGroup
+from openapi_spec_validator import validate as validate_openapi
+from werkzeug.serving import make_server
+
+from flask_okta_hooks import HOOK_TYPES, OktaHooks, Token, TokenHookRequest
+from flask_okta_hooks.cli import cli
+from flask_okta_hooks.testing import make_payload, variants
+
+from .conftest import SECRET, build_app, safe_outcome_handler
+
+ISSUER = "https://example.okta.com/oauth2/aus5kq2m1hWdT7bXy4x7"
+
+
+def every_hook_app(**config: Any) -> Flask:
+    hooks = OktaHooks()
+    for hook_type in HOOK_TYPES:
+        hooks.mount(hook_type, safe_outcome_handler(hook_type))
+    return build_app(hooks, **config)
+
+
+def run(app: Flask, *args: str, input: str | None = None) -> Result:
+    return app.test_cli_runner().invoke(cli, list(args), input=input)
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+
+def test_routes_lists_every_endpoint_with_its_type() -> None:
+    result = run(every_hook_app(), "routes")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["TYPE", "OKTA", "EVENT", "TYPE", "METHOD", "URL"]
+    for hook_type in HOOK_TYPES:
+        row = next(line.split() for line in lines if line.startswith(hook_type.slug + " "))
+        assert row == [
+            hook_type.slug,
+            hook_type.event_type,
+            "POST",
+            "/okta/hooks/" + hook_type.slug,
+        ]
+    assert "Authentication (OKTA_HOOKS_*): shared secret in the Authorization header" in lines
+    assert "set SERVER_NAME" in result.output
+    assert SECRET not in result.output
+
+
+def test_routes_prints_the_urls_to_register() -> None:
+    https = run(every_hook_app(), "routes", "--base-url", "https://hooks.example.com/")
+    named = run(
+        every_hook_app(SERVER_NAME="hooks.example.com", PREFERRED_URL_SCHEME="https"), "routes"
+    )
+    plain = run(every_hook_app(SERVER_NAME="localhost:5000"), "routes")
+
+    assert "https://hooks.example.com/okta/hooks/token" in https.output
+    assert "Okta requires https" in https.output
+    assert "https://hooks.example.com/okta/hooks/saml" in named.output
+    assert "http://localhost:5000/okta/hooks/saml" in plain.output
+    assert "Okta only calls https:// URLs" in plain.output
+
+
+def test_routes_follows_renamed_nested_and_second_blueprints() -> None:
+    hooks = OktaHooks()
+    hooks.token(lambda call: None)
+    hooks.token("/token/partners")(lambda call: None)
+    partners = OktaHooks("partner_hooks", url_prefix="/partners", config_prefix="PARTNER_HOOKS_")
+    partners.telephony(safe_outcome_handler(HOOK_TYPES[-1]))
+    parent = Blueprint("api", __name__, url_prefix="/api")
+    parent.register_blueprint(hooks)
+    app = Flask("cli_test")
+    app.config.update(
+        OKTA_HOOKS_AUTH="oauth",
+        OKTA_HOOKS_OAUTH_ISSUER=ISSUER,
+        OKTA_HOOKS_OAUTH_AUDIENCE="api://hooks",
+        PARTNER_HOOKS_SECRETS=[SECRET],
+    )
+    app.register_blueprint(parent)
+    app.register_blueprint(partners)
+
+    result = run(app, "routes")
+
+    assert "/api/okta/hooks/token/partners" in result.output
+    assert "/api/okta/hooks/token\n" in result.output
+    assert "/partners/telephony" in result.output
+    assert "Authentication (OKTA_HOOKS_*): OAuth 2.0 bearer token" in result.output
+    assert "Authentication (PARTNER_HOOKS_*): shared secret" in result.output
+
+
+def test_routes_without_endpoints_says_so() -> None:
+    app = Flask("empty")
+
+    assert "No Okta hook endpoints" in run(app, "routes").output
+
+
+def test_the_group_is_found_through_the_flask_commands_entry_point() -> None:
+    app = every_hook_app()
+    group = FlaskGroup(create_app=lambda: app)
+
+    result = app.test_cli_runner().invoke(group, ["okta-hooks", "routes"])
+
+    assert result.exit_code == 0, result.output
+    assert "/okta/hooks/telephony" in result.output
+
+
+# --- sample ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hook_type", HOOK_TYPES, ids=[t.slug for t in HOOK_TYPES])
+def test_sample_prints_the_kits_call(hook_type: Any) -> None:
+    result = run(Flask("any"), "sample", hook_type.slug)
+
+    assert result.exit_code == 0
+    assert json.loads(result.output) == make_payload(hook_type)
+    for variant in variants(hook_type):
+        shown = run(Flask("any"), "sample", hook_type.slug, "--variant", variant)
+        assert json.loads(shown.output) == make_payload(hook_type, variant)
+
+
+def test_sample_takes_field_changes() -> None:
+    result = run(
+        Flask("any"),
+        "sample",
+        "token",
+        "--set",
+        "data.context.user.profile.login=ada@example.com",
+        "--set",
+        "data.access.claims.level=3",
+        "--set",
+        'data.access.claims.tags=["a"]',
+        "--set",
+        "data.identity=",
+    )
+
+    payload = json.loads(result.output)
+    assert payload["data"]["context"]["user"]["profile"]["login"] == "ada@example.com"
+    assert payload["data"]["access"]["claims"]["level"] == 3
+    assert payload["data"]["access"]["claims"]["tags"] == ["a"]
+    assert "identity" not in payload["data"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sample", "tokens"], "'tokens' is not one of"),
+        (["sample", "token", "--variant", "hybrid"], "no token variant 'hybrid'"),
+        (["sample", "token", "--set", "nothing"], "is not PATH=VALUE"),
+        (["sample", "token", "--set", "data.context.session.amr.9=x"], "not an index"),
+    ],
+)
+def test_sample_usage_errors_are_clear(args: list[str], message: str) -> None:
+    result = run(Flask("any"), *args)
+
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+# --- simulate in process -----------------------------------------------------------------
+
+
+def enriching_app(**config: Any) -> Flask:
+    hooks = OktaHooks()
+
+    @hooks.token
+    def enrich(call: TokenHookRequest) -> Any:
+        return call.respond().add_claim(Token.ACCESS, "tier", "gold")
+
+    @hooks.telephony
+    def forgetful(call: Any) -> None:
+        return None  # not an answer Okta takes from a telephony hook
+
+    @hooks.registration
+    def careless(call: Any) -> Any:
+        return {"commands": [{"type": "com.okta.user.profile.update", "value": {"password": "x"}}]}
+
+    return build_app(hooks, TESTING=False, **config)
+
+
+def test_simulate_in_process_prints_the_answer_and_the_verdict() -> None:
+    result = run(enriching_app(), "simulate", "token")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("POST /okta/hooks/token\n  Authorization: ****\n")
+    assert "Status: 200" in result.output
+    assert '"path": "/claims/tier"' in result.output
+    assert "Okta's rules: OK" in result.output
+    assert SECRET not in result.output
+
+
+def test_simulate_shows_the_safe_outcome_and_why() -> None:
+    result = run(enriching_app(), "simulate", "telephony")
+
+    assert result.exit_code == 0, result.output
+    assert "The telephony service could not send the code." in result.output
+    assert "Note: log: okta hook answered with its safe outcome" in result.output
+    assert "reason=unusable_result" in result.output
+
+
+def test_simulate_fails_when_okta_would_drop_the_answer() -> None:
+    result = run(enriching_app(OKTA_HOOKS_VALIDATE_RESPONSES=False), "simulate", "registration")
+
+    assert result.exit_code == 1
+    assert "Okta's rules: broken" in result.output
+    assert "[sets_password]" in result.output
+    assert "Okta stops the flow: the user is denied" in result.output
+
+
+def test_simulate_takes_a_payload_file_and_changes(tmp_path: Any) -> None:
+    call = make_payload("token", drop=("access",))
+    path = tmp_path / "call.json"
+    path.write_text(json.dumps(call))
+
+    from_file = run(enriching_app(), "simulate", "token", "--payload", str(path))
+    from_stdin = run(enriching_app(), "simulate", "token", "--payload", "-", input=json.dumps(call))
+    changed = run(enriching_app(), "simulate", "token", "--set", "data.access=")
+
+    for result in (from_file, from_stdin, changed):
+        # No access token is minted, so the handler's access claim breaks Okta's rules and
+        # the app answers with the token hook's safe outcome: an empty 204.
+        assert result.exit_code == 0, result.output
+        assert "Status: 204" in result.output
+        assert "reason=rule_violation:token_not_minted" in result.output
+        assert "Okta's rules: OK" in result.output
+
+
+def test_simulate_masks_secrets_in_the_request_it_shows() -> None:
+    app = every_hook_app(TESTING=False)
+
+    result = run(
+        app,
+        "simulate",
+        "password-import",
+        "--set",
+        "data.context.credential.password=Hunter2!",
+        "--show-request",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Hunter2!" not in result.output
+    assert '"password": "<secret>"' in result.output
+    assert '"username": "alan.turing@example.com"' in result.output
+
+
+def test_simulate_signs_bearer_tokens_for_oauth_apps() -> None:
+    app = enriching_app(
+        OKTA_HOOKS_AUTH="oauth",
+        OKTA_HOOKS_SECRETS=None,
+        OKTA_HOOKS_OAUTH_ISSUER=ISSUER,
+        OKTA_HOOKS_OAUTH_AUDIENCE="api://hooks",
+    )
+
+    result = run(app, "simulate", "token")
+
+    assert result.exit_code == 0, result.output
+    assert "Authorization: Bearer ****" in result.output
+    assert "signed by a local test key" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "saml"], "serves no saml hook"),
+        (["simulate", "token", "--payload", "-"], "not JSON"),
+        (["simulate", "token", "--variant", "x", "--payload", "-"], "exclude each other"),
+    ],
+)
+def test_simulate_usage_errors_are_clear(args: list[str], message: str) -> None:
+    result = run(enriching_app(), *args, input="[")
+
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+# --- simulate --url ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[Flask, str]]:
+    """The enriching app served over loopback HTTP by a real server thread."""
+    app = enriching_app()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{server.server_port}/okta/hooks"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def test_simulate_url_uses_the_apps_secret(served: tuple[Flask, str]) -> None:
+    app, base = served
+
+    result = run(app, "simulate", "token", "--url", base + "/token")
+
+    assert result.exit_code == 0, result.output
+    assert f"POST {base}/token" in result.output
+    assert "Okta's rules: OK" in result.output
+    assert SECRET not in result.output
+
+
+def test_simulate_url_with_a_wrong_secret_fails(served: tuple[Flask, str]) -> None:
+    app, base = served
+    wrong = "wrong-secret-value-7f3a"
+
+    result = run(app, "simulate", "token", "--url", base + "/token", "--secret", wrong)
+
+    assert result.exit_code == 1
+    assert "Status: 401" in result.output
+    assert "Okta treats HTTP 401 as a failed hook call" in result.output
+    assert wrong not in result.output
+
+
+def test_simulate_url_judges_an_empty_telephony_answer(served: tuple[Flask, str]) -> None:
+    server_app = Flask("bare")
+    server_app.add_url_rule("/t", "t", lambda: ("", 204), methods=["POST"])
+    server = make_server("127.0.0.1", 0, server_app)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        result = run(
+            Flask("none"),
+            "simulate",
+            "telephony",
+            "--url",
+            f"http://127.0.0.1:{server.server_port}/t",
+            "--secret",
+            "s",
+        )
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+    assert result.exit_code == 1
+    assert "[empty_not_allowed]" in result.output
+
+
+def test_simulate_url_reports_an_unreachable_endpoint() -> None:
+    result = run(Flask("none"), "simulate", "token", "--url", "http://127.0.0.1:9/x")
+
+    assert result.exit_code == 1
+    assert "no answer from http://127.0.0.1:9/x" in result.output
+
+
+# --- openapi ---------------------------------------------------------------------------------
+
+
+def test_openapi_documents_every_endpoint_and_validates() -> None:
+    result = run(every_hook_app(), "openapi", "--base-url", "https://hooks.example.com")
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    validate_openapi(document)
+    assert document["openapi"] == "3.1.0"
+    assert document["servers"] == [{"url": "https://hooks.example.com"}]
+    for hook_type in HOOK_TYPES:
+        operation = document["paths"][f"/okta/hooks/{hook_type.slug}"]["post"]
+        statuses = set(operation["responses"])
+        assert {"200", "400", "401", "405", "413", "415"} <= statuses
+        assert ("204" in statuses) is hook_type.empty_allowed
+        body = operation["requestBody"]["content"]["application/json"]
+        assert body["schema"] == {
+            "$ref": f"#/components/schemas/{hook_type.request_class.__name__}"
+        }
+        assert body["example"] == make_payload(hook_type)
+        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert answer == {"$ref": f"#/components/schemas/{hook_type.response_class.__name__}"}
+        response = document["components"]["schemas"][hook_type.response_class.__name__]
+        assert set(response["properties"]) == {"commands", "error", "debugContext"}
+        command = response["properties"]["commands"]["items"]
+        command_schema = document["components"]["schemas"][command["$ref"].rsplit("/", 1)[-1]]
+        assert command_schema["properties"]["type"]["enum"] == sorted(
+            hook_type.response_class.command_types
+        )
+        assert operation["security"] == [{"okta_hooks_secret": []}]
+
+
+def test_openapi_request_schemas_describe_the_typed_sections() -> None:
+    document = json.loads(run(every_hook_app(), "openapi").output)
+    schemas = document["components"]["schemas"]
+
+    token = schemas["TokenHookRequest"]
+    assert token["properties"]["eventType"]["enum"] == ["com.okta.oauth2.tokens.transform"]
+    data = token["properties"]["data"]["properties"]
+    assert data["access"] == {"$ref": "#/components/schemas/MintedToken"}
+    assert data["context"]["properties"]["user"] == {"$ref": "#/components/schemas/OktaUser"}
+    assert "additionalProperties" not in token  # Okta adds members over time
+    message = schemas["MessageProfile"]["properties"]
+    assert message["otpCode"]["format"] == "password"
+    assert schemas["OktaSession"]["properties"]["amr"]["items"] == {"type": "string"}
+
+
+def test_openapi_describes_oauth_and_yaml() -> None:
+    app = enriching_app(
+        OKTA_HOOKS_AUTH="oauth",
+        OKTA_HOOKS_SECRETS=None,
+        OKTA_HOOKS_OAUTH_ISSUER=ISSUER,
+        OKTA_HOOKS_OAUTH_AUDIENCE="api://hooks",
+    )
+
+    result = run(app, "openapi", "--format", "yaml", "--title", "Acme hooks")
+
+    document = yaml.safe_load(result.output)
+    validate_openapi(document)
+    assert document["info"]["title"] == "Acme hooks"
+    assert document["components"]["securitySchemes"]["okta_hooks_oauth"]["scheme"] == "bearer"
+    assert "503" in document["paths"]["/okta/hooks/token"]["post"]["responses"]
+
+
+def test_openapi_writes_a_file(tmp_path: Any) -> None:
+    target = tmp_path / "openapi.json"
+
+    result = run(every_hook_app(), "openapi", "--output", str(target))
+
+    assert result.exit_code == 0
+    validate_openapi(json.loads(target.read_text()))
