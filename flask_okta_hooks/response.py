@@ -68,6 +68,9 @@ class HookResponse:
     request_class: ClassVar[type[HookRequest]]
     #: The command types Okta accepts from this hook type.
     command_types: ClassVar[frozenset[str]] = frozenset()
+    #: Whether Okta reads the body of a 200. Where it does not (event hooks), a 2xx only
+    #: acknowledges the call and the body should be empty.
+    reads_body: ClassVar[bool] = True
 
     def __init__(self, request: HookRequest) -> None:
         if not isinstance(request, self.request_class):
