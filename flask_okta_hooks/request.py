@@ -304,7 +304,8 @@ class HookRequest:
     #: Validates the envelope; a hook type with other envelope members brings its own.
     envelope_loader: ClassVar[SectionLoader] = _ENVELOPE
     #: The typed sections of ``data``: (dotted path below ``data``, the schema that reads
-    #: it). Tools that describe the payload (the OpenAPI document) read this.
+    #: it). A segment ending in ``[]`` names an array of such objects, e.g.
+    #: ``events[].target[]``. Tools that describe the payload (the OpenAPI document) read this.
     sections: ClassVar[tuple[tuple[str, Schema], ...]] = ()
     #: How the endpoint answers Okta's verification GET; ``None`` for hook types Okta
     #: calls with POST only. A hook type with one lists GET in its table row.

@@ -525,6 +525,18 @@ class EventHookRequest(HookRequest):
     requires_context = False
     envelope_loader = SectionLoader(EventHookEnvelopeSchema())
     verification = _VERIFICATION
+    # The events and the sections each LogEvent types when a handler reads them.
+    sections = (
+        ("events[]", _LOG_EVENT.schema),
+        ("events[].actor", _ACTOR.schema),
+        ("events[].client", _CLIENT.schema),
+        ("events[].outcome", _OUTCOME.schema),
+        ("events[].target[]", _TARGET.schema),
+        ("events[].transaction", _TRANSACTION.schema),
+        ("events[].authenticationContext", _AUTHENTICATION.schema),
+        ("events[].securityContext", _SECURITY.schema),
+        ("events[].request.ipChain[]", _IP_ADDRESS.schema),
+    )
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
         super().__init__(payload, envelope)
@@ -573,6 +585,12 @@ class EventHookResponse(HookResponse):
 
     request_class = EventHookRequest
     reads_body = False
+    empty_meaning = "The delivery is accepted; its events are handled after this answer."
+    extra_statuses = {  # noqa: RUF012 (read-only class data)
+        503: "The delivery was not taken on (the event queue is full, the store of handled "
+        "events cannot be reached, or a handler run before the answer failed); Okta sends "
+        "it once more.",
+    }
 
     @classmethod
     def check(cls, request: HookRequest, body: Any) -> list[Violation]:
