@@ -17,6 +17,7 @@ from flask import Flask
 from . import audit, banner, cli
 from .admission import Admission
 from .db import Database
+from .events import SqlDedupeStore
 from .hook_secret import instance_secret
 from .hooks import hooks as okta_hooks
 from .models import HookCall
@@ -77,6 +78,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         with db.session() as session:
             session.add(entry)
 
+    # Every worker shares the database, so they share which events were taken on.
+    app.config.setdefault("OKTA_HOOKS_EVENTS_DEDUPE", SqlDedupeStore(db))
     audit.install(app, okta_hooks.name, record)
     app.register_blueprint(okta_hooks)
     cli.register(app)

@@ -41,7 +41,7 @@ def render(app: Flask, local_url: str) -> str:
         "Example Corp Okta hook service",
         f"  database: {database}" + ("  (created and seeded now)" if database_created else ""),
         "",
-        "  Inline hook URLs (Okta only calls https:// URLs: put HTTPS in front of this server"
+        "  Hook URLs (Okta only calls https:// URLs: put HTTPS in front of this server"
         + (")" if public else " and set FLASK_PUBLIC_URL to its address)"),
     ]
     prefix = (hooks.url_prefix or "").rstrip("/")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .models import ClientTokenPolicy, LegacyUser, RegistrationDomain, utcnow
+from .models import ClientTokenPolicy, LegacyUser, PasswordCleanup, RegistrationDomain, utcnow
 
 #: The policy row that applies to clients without one of their own.
 ANY_CLIENT = "*"
@@ -89,6 +90,33 @@ def mark_migrated(session: Session, user_id: int) -> None:
         .where(LegacyUser.id == user_id, LegacyUser.migrated.is_(False))
         .values(migrated=True, migrated_at=utcnow())
     )
+
+
+def find_okta_user(
+    session: Session, okta_user_id: str | None, login: str | None
+) -> LegacyUser | None:
+    """The legacy account that became Okta user ``okta_user_id``, else the one named ``login``."""
+    if okta_user_id:
+        user = session.scalar(select(LegacyUser).where(LegacyUser.okta_user_id == okta_user_id))
+        if user is not None:
+            return user
+    user = find_user(session, login)
+    if user is not None:
+        remember_okta_id(session, user, okta_user_id)
+    return user
+
+
+def confirm_password_import(
+    session: Session, user: LegacyUser, event_uuid: str, confirmed_at: datetime | None
+) -> None:
+    """Record that Okta stored the user's password, so the legacy hash may be deleted.
+
+    The first confirmation is kept; a new legacy password (``add-user``) clears it.
+    """
+    if session.get(PasswordCleanup, user.id) is None:
+        session.add(
+            PasswordCleanup(user_id=user.id, event_uuid=event_uuid, confirmed_at=confirmed_at)
+        )
 
 
 def token_policy(session: Session, client_id: str | None) -> ClientTokenPolicy | None:

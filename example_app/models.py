@@ -143,7 +143,12 @@ class OutboxMessage(Base):
 
 
 class ReceivedEvent(Base):
-    """An Okta event-hook event (a System Log event), kept for later processing."""
+    """An Okta event-hook event (a System Log event), kept for later processing.
+
+    ``uuid`` is unique: an event Okta delivers twice is stored once, whichever worker
+    receives it. ``processed_at`` is set for events the service acted on when they came
+    (``user.import.password``); the others wait for whatever processes them later.
+    """
 
     __tablename__ = "received_events"
 
@@ -154,6 +159,42 @@ class ReceivedEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EventClaim(Base):
+    """An event hook event taken on, by endpoint and ``uuid``: the shared de-duplication store.
+
+    The primary key makes the first insert win across every worker and host using the
+    database (see :class:`example_app.events.SqlDedupeStore`).
+    """
+
+    __tablename__ = "event_claims"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+
+class PasswordCleanup(Base):
+    """A legacy password hash that may now be deleted: Okta reported importing the password.
+
+    Okta's guidance is to delete a password from the old store only once the System Log
+    event ``user.import.password`` shows ``SUCCESS`` for the user; a VERIFIED answer
+    alone does not prove Okta stored it. Kept in its own table so that databases created
+    before it gain it with ``create_tables``.
+    """
+
+    __tablename__ = "password_cleanups"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("legacy_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_uuid: Mapped[str] = mapped_column(String(64))
+    """The ``user.import.password`` event that confirmed the import."""
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When Okta published that event."""
+    marked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class HookCall(Base):

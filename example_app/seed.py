@@ -10,13 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .db import Database
 from .directory import ANY_CLIENT, normalise_login
-from .models import ClientTokenPolicy, Entitlement, LegacyUser, RegistrationDomain, Role, UserStatus
+from .models import (
+    ClientTokenPolicy,
+    Entitlement,
+    LegacyUser,
+    PasswordCleanup,
+    RegistrationDomain,
+    Role,
+    UserStatus,
+)
 
 ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "employee": ("Every member of staff", ("intranet:read", "expenses:submit")),
@@ -148,5 +156,8 @@ def add_user(
     user.password_hash = password_hash
     user.migrated = False
     user.migrated_at = None
+    if user.id is not None:
+        # A confirmation of an earlier import does not cover the new password.
+        session.execute(delete(PasswordCleanup).where(PasswordCleanup.user_id == user.id))
     user.roles = [found[name] for name in roles]
     return user

@@ -3,10 +3,12 @@
 Installed with the package through the ``flask.commands`` entry point, so every Flask
 app gets the group; without installing, add it by hand: ``app.cli.add_command(cli)``.
 
-* ``routes``: every hook endpoint with its Okta hook type and the URL to register in Okta;
+* ``routes``: every hook endpoint with its Okta hook type, its methods and the URL to
+  register in Okta;
 * ``sample TYPE``: a realistic call of a hook type, to edit and replay;
 * ``simulate TYPE``: send a call to the app (in process, or to ``--url``) and judge the
-  answer as Okta would; the exit status is 1 when Okta would reject or drop it;
+  answer as Okta would; the exit status is 1 when Okta would reject or drop it. With
+  ``--verify``, send the verification GET Okta sends to event hooks instead;
 * ``openapi``: an OpenAPI 3.1 document of the endpoints (needs the ``openapi`` extra).
 
 Secrets never appear in the output: the auth header is shown masked.
@@ -18,6 +20,7 @@ import copy
 import importlib
 import json
 import logging
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -30,13 +33,14 @@ import click
 from flask import Flask, current_app, url_for
 from flask.cli import AppGroup, ScriptInfo
 
+from .config import Settings
 from .errors import HookRequestError, Violation
 from .hook_types import HOOK_TYPES, HookType
 from .oauth import _http_opener
 from .request import HookRequest
 from .routes import HookRoute, hook_routes, hook_type_named, route_for
 from .secret import PLACEHOLDER
-from .testing.assertions import OKTA_ON_FAILURE, okta_verdict
+from .testing.assertions import OKTA_ON_FAILURE, okta_verdict, verification_verdict
 from .testing.client import OktaClient
 from .testing.payloads import DROP, apply_overrides, make_payload, set_path, variants
 
@@ -63,13 +67,23 @@ def _route_url(app: Flask, route: HookRoute, base_url: str | None) -> str:
     return route.rule
 
 
-def _auth_summary(app: Flask, route: HookRoute) -> str:
-    settings = route.settings(app)
-    if settings.auth == "header":
-        return f"shared secret in the {settings.auth_header} header"
-    if settings.auth == "oauth":
-        return "OAuth 2.0 bearer token"
-    return "none (local development only)"
+def _auth_summary(app: Flask, routes: Sequence[HookRoute]) -> str:
+    """How the endpoints of one configuration prefix are authenticated, by hook type
+    where they differ (event hooks take the header secret in OAuth mode)."""
+    header = routes[0].settings(app).auth_header
+    texts = {
+        "header": f"shared secret in the {header} header",
+        "oauth": "OAuth 2.0 bearer token",
+        "none": "none (local development only)",
+    }
+    modes: dict[str, list[str]] = {}
+    for route in sorted(routes, key=lambda route: HOOK_TYPES.index(route.hook_type)):
+        slugs = modes.setdefault(route.auth(app), [])
+        if route.hook_type.slug not in slugs:
+            slugs.append(route.hook_type.slug)
+    if len(modes) == 1:
+        return texts[next(iter(modes))]
+    return "; ".join(f"{texts[mode]} ({', '.join(slugs)})" for mode, slugs in modes.items())
 
 
 @cli.command("routes")
@@ -87,7 +101,12 @@ def routes_command(base_url: str | None) -> None:
         click.echo("No Okta hook endpoints: register an OktaHooks blueprint with handlers.")
         return
     rows = [
-        (r.hook_type.slug, r.hook_type.event_type, "POST", _route_url(app, r, base_url))
+        (
+            r.hook_type.slug,
+            r.hook_type.event_type,
+            ",".join(r.hook_type.methods),
+            _route_url(app, r, base_url),
+        )
         for r in routes
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
@@ -98,8 +117,17 @@ def routes_command(base_url: str | None) -> None:
         cells = (slug, event_type, method)
         click.echo("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + url)
     click.echo("")
-    for prefix, route in {r.config_prefix: r for r in routes}.items():
-        click.echo(f"Authentication ({prefix}*): {_auth_summary(app, route)}")
+    for prefix in dict.fromkeys(r.config_prefix for r in routes):
+        of_prefix = [r for r in routes if r.config_prefix == prefix]
+        click.echo(f"Authentication ({prefix}*): {_auth_summary(app, of_prefix)}")
+    for hook_type in dict.fromkeys(r.hook_type for r in routes):
+        verification = hook_type.request_class.verification
+        if verification is not None and "GET" in hook_type.methods:
+            click.echo(
+                f"{hook_type.title} URLs answer Okta's verification GET "
+                f"({verification.header}): verify them in Okta once registered "
+                f"(try it: flask okta-hooks simulate {hook_type.slug} --verify)."
+            )
     urls = [row[3] for row in rows]
     if not any("://" in url for url in urls):
         click.echo(
@@ -111,7 +139,9 @@ def routes_command(base_url: str | None) -> None:
             "Okta only calls https:// URLs: serve these endpoints over TLS to register them."
         )
     else:
-        click.echo("Register each URL in Okta (Workflow > Inline Hooks); Okta requires https.")
+        served = {r.hook_type for r in routes}
+        pages = " or ".join(dict.fromkeys(t.admin_page for t in HOOK_TYPES if t in served))
+        click.echo(f"Register each URL in Okta ({pages}); Okta requires https.")
 
 
 # --- sample --------------------------------------------------------------------------------
@@ -186,6 +216,9 @@ class _Answer:
     elapsed: float
     auth_shown: str
     notes: list[str] = field(default_factory=list)
+    method: str = "POST"
+    sent: dict[str, str] = field(default_factory=dict)
+    """Other request headers worth showing (never a secret)."""
 
 
 class _Records(logging.Handler):
@@ -210,34 +243,67 @@ def _captured_logs() -> Iterator[list[str]]:
         logger.removeHandler(handler)
 
 
-def _masked_auth(headers: Mapping[str, str]) -> str:
-    for name, value in headers.items():
-        if name.lower() not in ("content-type", "accept"):
-            scheme = "Bearer " if value.startswith("Bearer ") else ""
-            return f"{name}: {scheme}{MASK}"
+def _masked_auth(auth_headers: Mapping[str, str]) -> str:
+    for name, value in auth_headers.items():
+        scheme = "Bearer " if value.startswith("Bearer ") else ""
+        return f"{name}: {scheme}{MASK}"
     return "(no auth header)"
 
 
-def _send_in_process(app: Flask, hook_type: HookType, path: str | None, payload: Any) -> _Answer:
+def _send_in_process(
+    app: Flask, hook_type: HookType, path: str | None, payload: Any, challenge: str | None
+) -> _Answer:
     route = route_for(app, hook_type, path)
     client = OktaClient(app)
     headers = client.auth_headers(route)
     notes = []
-    if route.settings(app).auth == "oauth":
+    if route.auth(app) == "oauth":
         notes.append("bearer token signed by a local test key (the app's verifier trusts it)")
     with _captured_logs() as lines:
         started = time.perf_counter()
-        result = client.post(hook_type, payload, path=route.rule)
+        if challenge is None:
+            result = client.post(hook_type, payload, path=route.rule)
+        else:
+            result = client.verify(challenge, hook=hook_type, path=route.rule)
         elapsed = time.perf_counter() - started
+        try:
+            # Event handlers run after the answer: wait, so that their failures show.
+            client.drain(OKTA_TIMEOUT)
+        except AssertionError as exc:
+            notes.append(str(exc))
     notes += [f"log: {line}" for line in lines]
     return _Answer(
-        route.rule, result.status_code, result.data, elapsed, _masked_auth(headers), notes
+        route.rule,
+        result.status_code,
+        result.data,
+        elapsed,
+        _masked_auth(headers),
+        notes,
+        method=result.method,
+        sent=_challenge_headers(hook_type, challenge),
     )
 
 
-def _send_remote(url: str, payload: Any, headers: dict[str, str], timeout: float) -> _Answer:
+def _challenge_headers(hook_type: HookType, challenge: str | None) -> dict[str, str]:
+    """The header of a verification GET; the challenge is no secret and is shown."""
+    verification = hook_type.request_class.verification
+    if challenge is None or verification is None:
+        return {}
+    return {verification.header: challenge}
+
+
+def _send_remote(
+    url: str,
+    payload: Any,
+    headers: dict[str, str],
+    timeout: float,
+    auth_shown: str,
+    sent: dict[str, str],
+) -> _Answer:
+    method = "POST" if payload is not None else "GET"
+    data = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(  # noqa: S310 (the opener serves http(s) only)
-        url, data=json.dumps(payload).encode(), headers=headers, method="POST"
+        url, data=data, headers=headers, method=method
     )
     started = time.perf_counter()
     try:
@@ -250,7 +316,7 @@ def _send_remote(url: str, payload: Any, headers: dict[str, str], timeout: float
         reason = getattr(exc, "reason", exc)
         raise click.ClickException(f"no answer from {url}: {reason}") from None
     elapsed = time.perf_counter() - started
-    return _Answer(url, status, body, elapsed, _masked_auth(headers))
+    return _Answer(url, status, body, elapsed, auth_shown, method=method, sent=sent)
 
 
 def _typed_request(hook_type: HookType, payload: Any) -> HookRequest | None:
@@ -324,6 +390,12 @@ def _load_app() -> Flask | None:
     help="With --url: seconds to wait.",
 )
 @click.option("--show-request", is_flag=True, help="Also print the call sent (secrets masked).")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Send the verification GET Okta sends to an event hook URL instead of a call.",
+)
+@click.option("--challenge", help="With --verify: the challenge to send (default: a random one).")
 def simulate_command(
     hook: str,
     variant: str | None,
@@ -336,33 +408,63 @@ def simulate_command(
     bearer: str | None,
     timeout: float,
     show_request: bool,
+    verify: bool,
+    challenge: str | None,
 ) -> None:
     """Send a call of hook type TYPE and judge the answer as Okta would.
 
     Exits with status 1 when Okta would reject the answer or silently drop it: a status
-    other than 200 (or 204 where the type allows it), or a broken Okta rule.
+    other than 200 (or 204 where the type allows it), or a broken Okta rule. With
+    --verify, when the endpoint fails Okta's verification GET.
     """
     hook_type = hook_type_named(hook)
-    payload = _build_payload(hook_type, variant, payload_file, sets)
+    payload: dict[str, Any] | None = None
+    if verify:
+        _check_verify_options(hook_type, variant, payload_file, sets)
+        challenge = challenge or secrets.token_urlsafe(24)
+    elif challenge is not None:
+        raise click.UsageError("--challenge goes with --verify")
+    else:
+        payload = _build_payload(hook_type, variant, payload_file, sets)
     app = _load_app()
     if url is None:
         if app is None:
             raise click.UsageError("no app found: set FLASK_APP (or --app), or pass --url")
         with app.app_context():
             try:
-                answer = _send_in_process(app, hook_type, path, payload)
+                answer = _send_in_process(app, hook_type, path, payload, challenge)
             except LookupError as exc:
                 raise click.UsageError(str(exc)) from None
     else:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        headers.update(_remote_auth(app, hook_type, path, secret, header_name, bearer))
-        answer = _send_remote(url, payload, headers, timeout)
+        auth = _remote_auth(app, hook_type, path, secret, header_name, bearer)
+        sent = _challenge_headers(hook_type, challenge)
+        headers = {"Accept": "application/json", **auth, **sent}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        answer = _send_remote(url, payload, headers, timeout, _masked_auth(auth), sent)
         if answer.elapsed > OKTA_TIMEOUT:
             answer.notes.append(f"Okta would have given up after {OKTA_TIMEOUT:.0f} s")
+    if payload is None:
+        _report_verification(hook_type, challenge or "", answer)
+        return
     if show_request:
         click.echo("Request:")
         click.echo(json.dumps(_shown_request(hook_type, payload), indent=2, ensure_ascii=False))
     _report(hook_type, _typed_request(hook_type, payload), answer)
+
+
+def _check_verify_options(
+    hook_type: HookType,
+    variant: str | None,
+    payload_file: IO[str] | None,
+    sets: Sequence[str],
+) -> None:
+    if hook_type.request_class.verification is None or "GET" not in hook_type.methods:
+        raise click.UsageError(f"Okta sends no verification GET to {hook_type.slug} hooks")
+    if variant is not None or payload_file is not None or sets:
+        raise click.UsageError(
+            "--verify sends a GET without a body: leave out --variant, --payload and --set"
+        )
 
 
 def _remote_auth(
@@ -377,14 +479,8 @@ def _remote_auth(
         return {"Authorization": f"Bearer {bearer}"}
     name = header_name
     if secret is None or name is None:
-        configured = None
-        if app is not None:
-            with app.app_context():
-                try:
-                    configured = route_for(app, hook_type, path).settings(app)
-                except LookupError:
-                    configured = None
-        if configured is not None and configured.auth == "header":
+        configured = _header_settings(app, hook_type, path)
+        if configured is not None:
             secret = secret if secret is not None else configured.secrets[0].decode("latin-1")
             name = name or configured.auth_header
     if secret is None:
@@ -392,9 +488,23 @@ def _remote_auth(
     return {name or "Authorization": secret}
 
 
-def _report(hook_type: HookType, request: HookRequest | None, answer: _Answer) -> None:
-    click.echo(f"POST {answer.url}")
+def _header_settings(app: Flask | None, hook_type: HookType, path: str | None) -> Settings | None:
+    """The settings of the app's endpoint when it takes the header secret, else ``None``."""
+    if app is None:
+        return None
+    with app.app_context():
+        try:
+            route = route_for(app, hook_type, path)
+        except LookupError:
+            return None
+        return route.settings(app) if route.auth(app) == "header" else None
+
+
+def _show(answer: _Answer) -> None:
+    click.echo(f"{answer.method} {answer.url}")
     click.echo(f"  {answer.auth_shown}")
+    for name, value in answer.sent.items():
+        click.echo(f"  {name}: {value}")
     click.echo(f"Status: {answer.status} in {answer.elapsed * 1000:.0f} ms")
     body: Any = None
     if answer.body:
@@ -407,6 +517,10 @@ def _report(hook_type: HookType, request: HookRequest | None, answer: _Answer) -
         click.echo("(empty body)")
     for note in answer.notes:
         click.echo(f"Note: {note}")
+
+
+def _report(hook_type: HookType, request: HookRequest | None, answer: _Answer) -> None:
+    _show(answer)
     if request is None and answer.status == 200:
         violations = [Violation("request", "", "the call sent is not a valid call of this type")]
     else:
@@ -418,6 +532,19 @@ def _report(hook_type: HookType, request: HookRequest | None, answer: _Answer) -
     for violation in violations:
         click.echo(f"  - {violation}")
     click.echo(f"Okta would reject or drop this answer: {OKTA_ON_FAILURE[hook_type.okta_fails]}.")
+    click.get_current_context().exit(1)
+
+
+def _report_verification(hook_type: HookType, challenge: str, answer: _Answer) -> None:
+    _show(answer)
+    violations = verification_verdict(hook_type, challenge, answer.status, answer.body)
+    if not violations:
+        click.echo("Okta's verification: OK, Okta marks the hook verified.")
+        return
+    click.echo("Okta's verification: failed")
+    for violation in violations:
+        click.echo(f"  - {violation}")
+    click.echo("Okta would leave the hook unverified and send it no events.")
     click.get_current_context().exit(1)
 
 

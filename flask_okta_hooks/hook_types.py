@@ -3,8 +3,9 @@
 Everything that differs between Okta's hook types and is data lives in a row here: the
 default path, Okta's ``eventType``, the request and response classes (which carry the
 schemas and Okta's rules), whether an empty 204 is a valid answer, which way Okta fails
-when the hook does not answer, which HTTP methods the endpoint answers and whether Okta
-can authenticate with OAuth 2.0. Adding a hook type means one module and one row.
+when the hook does not answer, which HTTP methods the endpoint answers, whether Okta
+can authenticate with OAuth 2.0 and where an admin registers the URL. Adding a hook type
+means one module and one row.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class HookType:
     bearer_auth: bool = True
     """Whether Okta can authenticate this type's calls with an OAuth 2.0 bearer token.
     Types that cannot are authenticated with the shared header secret in every mode."""
+    admin_page: str = "Workflow > Inline Hooks"
+    """Where in Okta's Admin Console the endpoint's URL is registered."""
 
     @property
     def default_path(self) -> str:
@@ -132,6 +135,7 @@ EVENTS = HookType(
     methods=("GET", "POST"),
     # Okta offers event hooks the header secret only.
     bearer_auth=False,
+    admin_page="Workflow > Event Hooks",
 )
 
 HOOK_TYPES: tuple[HookType, ...] = (

@@ -3,8 +3,11 @@
 Each endpoint is described with the call Okta sends (the envelope plus every typed
 section of ``data``, from the request class's :attr:`~.HookRequest.sections`), an example
 (the shipped sample), the answers it gives (``commands``, ``error`` and ``debugContext``
-with the command types of its hook type) and the error statuses of this extension.
-Needs the ``openapi`` extra (apispec).
+with the command types of its hook type, or the empty acknowledgement of hook types whose
+answer Okta does not read) and the error statuses of this extension. Every method of the
+hook type's row is documented: event hook endpoints also get Okta's verification GET
+(from the request class's :attr:`~.HookRequest.verification`). Needs the ``openapi``
+extra (apispec).
 
 Example::
 
@@ -37,9 +40,10 @@ from .constants import (
     USER_UPDATE,
 )
 from .hook_types import HookType
+from .hooks.events import _Number, _Object
 from .hooks.telephony import _Text
 from .hooks.user_import import _AnyTuple
-from .request import EnvelopeSchema, OktaSchema, OpenEnum, StringTuple
+from .request import OktaSchema, OpenEnum, StringTuple, Verification
 from .routes import HookRoute, hook_routes
 from .secret import SecretString
 from .testing.assertions import OKTA_ON_FAILURE
@@ -66,14 +70,20 @@ COMMAND_VALUES: Mapping[str, str] = {
     "provider?, transactionId?, transactionMetadata?}.",
 }
 
-#: The error statuses of this extension, and when each is sent.
+#: The error statuses of this extension for a POST, and when each is sent; the 405 of an
+#: endpoint names its methods (:func:`method_not_allowed`).
 ERROR_STATUSES: Mapping[int, str] = {
     400: "The body is not a valid Okta call of this hook type (bad JSON, envelope or section).",
     401: "The call is not authenticated (wrong or missing secret or bearer token).",
-    405: "Any method but POST.",
+    405: "Any method the hook type does not answer; Allow lists those it does.",
     413: "The body is larger than the configured limit.",
     415: "The body is not uncompressed application/json.",
 }
+
+
+def method_not_allowed(hook_type: HookType) -> str:
+    """When a ``hook_type`` endpoint answers 405: every method its table row does not list."""
+    return f"Any method but {' and '.join(hook_type.methods)}; Allow lists those."
 
 
 class ErrorCauseSchema(Schema):
@@ -122,14 +132,18 @@ class _Node:
 
     schema: Schema | None = None
     children: dict[str, _Node] = field(default_factory=dict)
+    array: bool = False
+    """The member is an array of such objects (a path segment ending in ``[]``)."""
 
 
 def _section_tree(sections: Iterable[tuple[str, Schema]]) -> _Node:
     root = _Node()
     for path, schema in sections:
         node = root
-        for name in path.split("."):
+        for segment in path.split("."):
+            name = segment.removesuffix("[]")
             node = node.children.setdefault(name, _Node())
+            node.array = node.array or name != segment
         node.schema = schema
     return root
 
@@ -137,13 +151,15 @@ def _section_tree(sections: Iterable[tuple[str, Schema]]) -> _Node:
 def _nested(name: str, node: _Node) -> fields.Field[Any]:
     """A field for one node of the section tree: a section's schema, its children, or both."""
     if not node.children and node.schema is not None:
-        return fields.Nested(node.schema)
-    declared: dict[str, fields.Field[Any]] = {}
-    if node.schema is not None:
-        declared.update(type(node.schema)._declared_fields)
-    for key, child in node.children.items():
-        declared[key] = _nested(f"{name}_{key}", child)
-    return fields.Nested(OktaSchema.from_dict(declared, name=f"_{name}"))
+        nested: fields.Field[Any] = fields.Nested(node.schema)
+    else:
+        declared: dict[str, fields.Field[Any]] = {}
+        if node.schema is not None:
+            declared.update(type(node.schema)._declared_fields)
+        for key, child in node.children.items():
+            declared[key] = _nested(f"{name}_{key}", child)
+        nested = fields.Nested(OktaSchema.from_dict(declared, name=f"_{name}"))
+    return fields.List(nested) if node.array else nested
 
 
 def request_schema(hook_type: HookType) -> type[Schema]:
@@ -152,7 +168,8 @@ def request_schema(hook_type: HookType) -> type[Schema]:
     tree = _section_tree(hook_type.request_class.sections)
     data = _nested(f"{name}_data", tree) if tree.children else fields.Dict()
     data.required = True
-    declared = dict(EnvelopeSchema._declared_fields)
+    # The hook type's own envelope: event hooks spell cloudEventsVersion differently.
+    declared = dict(type(hook_type.request_class.envelope_loader.schema)._declared_fields)
     declared["event_type"] = fields.String(
         data_key="eventType", required=True, validate=validate.Equal(hook_type.event_type)
     )
@@ -203,6 +220,8 @@ def _register_fields(plugin: MarshmallowPlugin) -> None:
         (OpenEnum, "string", None),
         (SecretString, "string", "password"),
         (_Text, "string", None),
+        (_Number, "number", None),
+        (_Object, "object", None),
     ]
     for field_class, openapi_type, openapi_format in mappings:
         plugin.map_to_openapi_type(field_class, openapi_type, openapi_format)  # type: ignore[no-untyped-call]
@@ -220,7 +239,8 @@ def _register_fields(plugin: MarshmallowPlugin) -> None:
 def _security(spec: APISpec, route: HookRoute, app: Flask) -> list[dict[str, list[str]]]:
     settings = route.settings(app)
     name = route.config_prefix.rstrip("_").lower()
-    if settings.auth == "header":
+    auth = route.auth(app)
+    if auth == "header":
         if f"{name}_secret" not in spec.components.security_schemes:
             spec.components.security_scheme(
                 f"{name}_secret",
@@ -228,11 +248,11 @@ def _security(spec: APISpec, route: HookRoute, app: Flask) -> list[dict[str, lis
                     "type": "apiKey",
                     "in": "header",
                     "name": settings.auth_header,
-                    "description": "The inline hook's authentication secret, sent verbatim.",
+                    "description": "The hook's authentication secret, sent verbatim.",
                 },
             )
         return [{f"{name}_secret": []}]
-    if settings.auth == "oauth":
+    if auth == "oauth":
         if f"{name}_oauth" not in spec.components.security_schemes:
             spec.components.security_scheme(
                 f"{name}_oauth",
@@ -242,29 +262,43 @@ def _security(spec: APISpec, route: HookRoute, app: Flask) -> list[dict[str, lis
     return []
 
 
-def _operation(spec: APISpec, route: HookRoute, app: Flask) -> dict[str, Any]:
-    hook_type = route.hook_type
-    request_name = hook_type.request_class.__name__
-    response_name = hook_type.response_class.__name__
-    body: dict[str, Any] = {"schema": request_name}
-    with contextlib.suppress(LookupError):  # a hook type without a shipped sample
-        body["example"] = load_sample(hook_type.slug)
-    responses: dict[str, Any] = {
-        "200": {
-            "description": "Okta applies the commands, or acts on the error object.",
-            "content": {"application/json": {"schema": response_name}},
-        },
-    }
-    if hook_type.empty_allowed:
-        responses["204"] = {"description": "No change: Okta keeps its default outcome."}
-    statuses = dict(ERROR_STATUSES)
-    if route.settings(app).auth == "oauth":
-        statuses[503] = "The signing keys of the OAuth issuer cannot be fetched."
-    for status, description in statuses.items():
-        responses[str(status)] = {
+def _errors(statuses: Mapping[int, str]) -> dict[str, Any]:
+    return {
+        str(status): {
             "description": description,
             "content": {"application/json": {"schema": "HookError"}},
         }
+        for status, description in sorted(statuses.items())
+    }
+
+
+def _server_errors(route: HookRoute, app: Flask) -> dict[int, str]:
+    if route.auth(app) == "oauth":
+        return {503: "The signing keys of the OAuth issuer cannot be fetched."}
+    return {}
+
+
+def _post_operation(spec: APISpec, route: HookRoute, app: Flask) -> dict[str, Any]:
+    hook_type = route.hook_type
+    response_class = hook_type.response_class
+    body: dict[str, Any] = {"schema": hook_type.request_class.__name__}
+    with contextlib.suppress(LookupError):  # a hook type without a shipped sample
+        body["example"] = load_sample(hook_type.slug)
+    responses: dict[str, Any] = {}
+    if response_class.reads_body:
+        responses["200"] = {
+            "description": "Okta applies the commands, or acts on the error object.",
+            "content": {"application/json": {"schema": response_class.__name__}},
+        }
+    if hook_type.empty_allowed:
+        responses["204"] = {"description": response_class.empty_meaning}
+    statuses = {
+        **ERROR_STATUSES,
+        405: method_not_allowed(hook_type),
+        **response_class.extra_statuses,
+        **_server_errors(route, app),
+    }
+    responses.update(_errors(statuses))
     return {
         "operationId": route.endpoint,
         "summary": hook_type.title,
@@ -275,6 +309,64 @@ def _operation(spec: APISpec, route: HookRoute, app: Flask) -> dict[str, Any]:
         "requestBody": {"required": True, "content": {"application/json": body}},
         "responses": responses,
     }
+
+
+def _get_operation(
+    spec: APISpec, route: HookRoute, app: Flask, verification: Verification
+) -> dict[str, Any]:
+    hook_type = route.hook_type
+    example = "3d1e0c9a-7b2f-4c55-9e0d-1f6a8b4c2d7e"
+    answer = {
+        "type": "object",
+        "required": [verification.member],
+        "properties": {verification.member: {"type": "string"}},
+        "additionalProperties": False,
+    }
+    statuses = {
+        400: f"The {verification.header} header is missing, empty, longer than "
+        f"{verification.max_bytes} bytes or not UTF-8 text.",
+        401: ERROR_STATUSES[401],
+        405: method_not_allowed(hook_type),
+        **_server_errors(route, app),
+    }
+    return {
+        "operationId": f"{route.endpoint}_verification",
+        "summary": f"{hook_type.title}: Okta's verification",
+        "description": "Okta sends this GET once, when an admin verifies the hook, and "
+        f"sends events only once the {verification.header} header's value came back as "
+        f"`{verification.member}`.",
+        "tags": [hook_type.slug],
+        "security": _security(spec, route, app),
+        "parameters": [
+            {
+                "name": verification.header,
+                "in": "header",
+                "required": True,
+                "description": "The challenge to echo.",
+                "schema": {"type": "string", "minLength": 1},
+            }
+        ],
+        "responses": {
+            "200": {
+                "description": "The challenge, echoed: Okta marks the hook verified.",
+                "content": {
+                    "application/json": {
+                        "schema": answer,
+                        "example": verification.answer(example),
+                    }
+                },
+            },
+            **_errors(statuses),
+        },
+    }
+
+
+def _operations(spec: APISpec, route: HookRoute, app: Flask) -> dict[str, Any]:
+    operations = {"post": _post_operation(spec, route, app)}
+    verification = route.hook_type.request_class.verification
+    if "GET" in route.hook_type.methods and verification is not None:
+        operations["get"] = _get_operation(spec, route, app, verification)
+    return operations
 
 
 def build_openapi(
@@ -292,9 +384,12 @@ def build_openapi(
     routes = hook_routes(app)
     for hook_type in {route.hook_type.slug: route.hook_type for route in routes}.values():
         spec.components.schema(hook_type.request_class.__name__, schema=request_schema(hook_type))
-        spec.components.schema(hook_type.response_class.__name__, schema=response_schema(hook_type))
+        if hook_type.response_class.reads_body:
+            spec.components.schema(
+                hook_type.response_class.__name__, schema=response_schema(hook_type)
+            )
     for route in routes:
-        spec.path(path=route.rule, operations={"post": _operation(spec, route, app)})
+        spec.path(path=route.rule, operations=_operations(spec, route, app))
     # A JSON round trip turns tuple defaults (immutable ``load_default``s) into arrays.
     document: dict[str, Any] = json.loads(json.dumps(spec.to_dict()))
     if base_url is not None:

@@ -263,6 +263,29 @@ USER_PROFILE = SectionLoader(UserProfileSchema())
 # --- the request base class ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Verification:
+    """How an endpoint answers Okta's one-time verification GET (event hooks).
+
+    Okta sends a challenge in ``header`` and expects it back as ``{member: challenge}``
+    in a 200. The test kit, the CLI and the OpenAPI document read this instead of knowing
+    the hook type. Example::
+
+        EventHookRequest.verification.answer("abc")   # {"verification": "abc"}
+    """
+
+    header: str
+    """The request header carrying the challenge (case-insensitive, as every header)."""
+    member: str
+    """The member of the JSON answer that echoes the challenge."""
+    max_bytes: int
+    """Longest challenge echoed; longer ones are a 400."""
+
+    def answer(self, challenge: str) -> dict[str, str]:
+        """The body of the 200 that answers ``challenge``."""
+        return {self.member: challenge}
+
+
 class HookRequest:
     """An Okta hook call: the validated envelope plus typed, lazily validated sections.
 
@@ -281,8 +304,12 @@ class HookRequest:
     #: Validates the envelope; a hook type with other envelope members brings its own.
     envelope_loader: ClassVar[SectionLoader] = _ENVELOPE
     #: The typed sections of ``data``: (dotted path below ``data``, the schema that reads
-    #: it). Tools that describe the payload (the OpenAPI document) read this.
+    #: it). A segment ending in ``[]`` names an array of such objects, e.g.
+    #: ``events[].target[]``. Tools that describe the payload (the OpenAPI document) read this.
     sections: ClassVar[tuple[tuple[str, Schema], ...]] = ()
+    #: How the endpoint answers Okta's verification GET; ``None`` for hook types Okta
+    #: calls with POST only. A hook type with one lists GET in its table row.
+    verification: ClassVar[Verification | None] = None
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
         data: dict[str, Any] = envelope["data"]

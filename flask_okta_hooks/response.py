@@ -9,7 +9,7 @@ which also covers bodies built by hand and lets tools check any body against Okt
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -68,6 +68,13 @@ class HookResponse:
     request_class: ClassVar[type[HookRequest]]
     #: The command types Okta accepts from this hook type.
     command_types: ClassVar[frozenset[str]] = frozenset()
+    #: Whether Okta reads the body of a 200. Where it does not (event hooks), a 2xx only
+    #: acknowledges the call and the body should be empty.
+    reads_body: ClassVar[bool] = True
+    #: What an empty 204 means to Okta, in words (for documentation and tools).
+    empty_meaning: ClassVar[str] = "No change: Okta keeps its default outcome."
+    #: Statuses this hook type's endpoint answers besides the common ones, and when.
+    extra_statuses: ClassVar[Mapping[int, str]] = {}
 
     def __init__(self, request: HookRequest) -> None:
         if not isinstance(request, self.request_class):

@@ -48,6 +48,15 @@ class HookRoute:
         settings: Settings = app.extensions[EXTENSION_KEY][self.config_prefix].get(app.config)
         return settings
 
+    def auth(self, app: Flask) -> str:
+        """How calls to this endpoint are authenticated now: ``header``, ``oauth`` or ``none``.
+
+        Hook types Okta cannot call with OAuth 2.0 (event hooks) take the header secret in
+        OAuth mode too.
+        """
+        auth = self.settings(app).auth
+        return "header" if auth == "oauth" and not self.hook_type.bearer_auth else auth
+
 
 def hook_routes(app: Flask) -> list[HookRoute]:
     """Every hook endpoint ``app`` serves, sorted by URL rule.

@@ -15,7 +15,7 @@ from flask.cli import FlaskGroup
 from openapi_spec_validator import validate as validate_openapi
 from werkzeug.serving import make_server
 
-from flask_okta_hooks import HOOK_TYPES, OktaHooks, Token, TokenHookRequest
+from flask_okta_hooks import HOOK_TYPES, LogEvent, OktaHooks, Token, TokenHookRequest
 from flask_okta_hooks.cli import cli
 from flask_okta_hooks.testing import make_payload, variants
 
@@ -49,11 +49,54 @@ def test_routes_lists_every_endpoint_with_its_type() -> None:
         assert row == [
             hook_type.slug,
             hook_type.event_type,
-            "POST",
+            ",".join(hook_type.methods),
             "/okta/hooks/" + hook_type.slug,
         ]
     assert "Authentication (OKTA_HOOKS_*): shared secret in the Authorization header" in lines
     assert "set SERVER_NAME" in result.output
+    assert SECRET not in result.output
+
+
+def test_routes_lists_both_methods_of_event_hooks_and_their_verification() -> None:
+    result = run(every_hook_app(), "routes", "--base-url", "https://hooks.example.com")
+
+    lines = result.output.splitlines()
+    assert [
+        "events",
+        "com.okta.event_hook",
+        "GET,POST",
+        "https://hooks.example.com/okta/hooks/events",
+    ] in [line.split() for line in lines]
+    assert next(line.split()[:3] for line in lines if line.startswith("token ")) == [
+        "token",
+        "com.okta.oauth2.tokens.transform",
+        "POST",
+    ]
+    assert (
+        "Event hook URLs answer Okta's verification GET (X-Okta-Verification-Challenge): "
+        "verify them in Okta once registered (try it: flask okta-hooks simulate events "
+        "--verify)."
+    ) in lines
+    assert (
+        "Register each URL in Okta (Workflow > Inline Hooks or Workflow > Event Hooks); "
+        "Okta requires https."
+    ) in lines
+
+
+def test_routes_says_event_hooks_keep_the_header_secret_in_oauth_mode() -> None:
+    app = every_hook_app(
+        OKTA_HOOKS_AUTH="oauth",
+        OKTA_HOOKS_OAUTH_ISSUER=ISSUER,
+        OKTA_HOOKS_OAUTH_AUDIENCE="api://hooks",
+    )
+
+    result = run(app, "routes")
+
+    assert (
+        "Authentication (OKTA_HOOKS_*): OAuth 2.0 bearer token (token, saml, registration, "
+        "password-import, user-import, telephony); shared secret in the Authorization header "
+        "(events)"
+    ) in result.output.splitlines()
     assert SECRET not in result.output
 
 
@@ -282,6 +325,116 @@ def test_simulate_usage_errors_are_clear(args: list[str], message: str) -> None:
     assert message in result.output
 
 
+# --- simulate: event hooks ------------------------------------------------------------------
+
+SAMPLE_DEACTIVATION = make_payload("events")["data"]["events"][0]["uuid"]
+
+
+def events_app(seen: list[str | None], **config: Any) -> Flask:
+    """An app whose deactivation handler records uuids and whose sign-in handler fails."""
+    hooks = OktaHooks()
+
+    @hooks.event("user.lifecycle.deactivate")
+    def deactivated(event: LogEvent) -> None:
+        seen.append(event.uuid)
+
+    @hooks.event("user.session.start")
+    def broken(event: LogEvent) -> None:
+        raise RuntimeError(f"directory down for {event.actor.alternate_id if event.actor else ''}")
+
+    return build_app(hooks, TESTING=False, **config)
+
+
+def test_simulate_events_posts_a_batch_and_a_204_is_the_right_answer() -> None:
+    seen: list[str | None] = []
+
+    result = run(events_app(seen), "simulate", "events")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("POST /okta/hooks/events\n  Authorization: ****\n")
+    assert "Status: 204" in result.output
+    assert "(empty body)" in result.output
+    assert "Okta's rules: OK, Okta accepts this answer." in result.output
+    # The handlers ran after the answer, and the command waited for them.
+    assert seen == [SAMPLE_DEACTIVATION]
+    assert (
+        "Note: log: okta event handler failed: event_type='user.session.start' "
+        "uuid='6a0d93f1-fe6b-11ef-8d3a-5b9c2e7f1a04' error=RuntimeError"
+    ) in result.output
+    assert "sally.admin@example.com" not in result.output
+    assert SECRET not in result.output
+
+
+def test_simulate_events_fails_when_the_delivery_is_not_accepted() -> None:
+    class Unreachable:
+        def claim(self, key: str) -> bool:
+            raise ConnectionError("store down")
+
+        def release(self, key: str) -> None:
+            pass
+
+    result = run(events_app([], OKTA_HOOKS_EVENTS_DEDUPE=Unreachable()), "simulate", "events")
+
+    assert result.exit_code == 1
+    assert "Status: 503" in result.output
+    assert '"code": "dedupe_unavailable"' in result.output
+    assert "Okta treats HTTP 503 as a failed hook call" in result.output
+    assert "sends it once more after a timeout or a 5xx" in result.output
+
+
+def test_simulate_events_verify_sends_okta_s_verification_get() -> None:
+    result = run(events_app([]), "simulate", "events", "--verify", "--challenge", "c-0451")
+    random = run(events_app([]), "simulate", "events", "--verify")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:3] == [
+        "GET /okta/hooks/events",
+        "  Authorization: ****",
+        "  X-Okta-Verification-Challenge: c-0451",
+    ]
+    assert lines[3].startswith("Status: 200 in ")
+    assert '"verification": "c-0451"' in result.output
+    assert "Okta's verification: OK, Okta marks the hook verified." in result.output
+    assert random.exit_code == 0, random.output
+    assert "Okta's verification: OK" in random.output
+
+
+def test_simulate_events_uses_the_header_secret_in_oauth_mode() -> None:
+    seen: list[str | None] = []
+    app = events_app(
+        seen,
+        OKTA_HOOKS_AUTH="oauth",
+        OKTA_HOOKS_OAUTH_ISSUER=ISSUER,
+        OKTA_HOOKS_OAUTH_AUDIENCE="api://hooks",
+    )
+
+    delivered = run(app, "simulate", "events")
+    verified = run(app, "simulate", "events", "--verify")
+
+    for result in (delivered, verified):
+        assert result.exit_code == 0, result.output
+        assert "  Authorization: ****\n" in result.output
+        assert "Bearer" not in result.output
+        assert "signed by a local test key" not in result.output
+    assert seen == [SAMPLE_DEACTIVATION]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "token", "--verify"], "Okta sends no verification GET to token hooks"),
+        (["simulate", "events", "--verify", "--set", "data.events="], "leave out --variant"),
+        (["simulate", "events", "--challenge", "c"], "--challenge goes with --verify"),
+    ],
+)
+def test_simulate_verify_usage_errors_are_clear(args: list[str], message: str) -> None:
+    result = run(events_app([]), *args)
+
+    assert result.exit_code == 2
+    assert message in result.output
+
+
 # --- simulate --url ------------------------------------------------------------------------
 
 
@@ -346,6 +499,58 @@ def test_simulate_url_judges_an_empty_telephony_answer(served: tuple[Flask, str]
     assert "[empty_not_allowed]" in result.output
 
 
+def test_simulate_url_verifies_a_served_event_hook() -> None:
+    app = events_app([])
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/okta/hooks/events"
+    try:
+        verified = run(app, "simulate", "events", "--verify", "--challenge", "c-7", "--url", url)
+        delivered = run(app, "simulate", "events", "--url", url)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+    assert verified.exit_code == 0, verified.output
+    assert verified.output.startswith(f"GET {url}\n  Authorization: ****\n")
+    assert "X-Okta-Verification-Challenge: c-7" in verified.output
+    assert "Okta's verification: OK" in verified.output
+    assert delivered.exit_code == 0, delivered.output
+    assert "Status: 204" in delivered.output
+    for result in (verified, delivered):
+        assert SECRET not in result.output
+
+
+def test_simulate_url_fails_a_verification_that_does_not_echo_the_challenge() -> None:
+    server_app = Flask("bare")
+    server_app.add_url_rule("/e", "e", lambda: {"challenge": "c-8"}, methods=["GET"])
+    server = make_server("127.0.0.1", 0, server_app)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        result = run(
+            Flask("none"),
+            "simulate",
+            "events",
+            "--verify",
+            "--challenge",
+            "c-8",
+            "--url",
+            f"http://127.0.0.1:{server.server_port}/e",
+            "--secret",
+            "s",
+        )
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+    assert result.exit_code == 1
+    assert "Okta's verification: failed" in result.output
+    assert 'the body must be exactly {"verification": "c-8"} [verification_answer]' in result.output
+    assert "Okta would leave the hook unverified and send it no events." in result.output
+
+
 def test_simulate_url_reports_an_unreachable_endpoint() -> None:
     result = run(Flask("none"), "simulate", "token", "--url", "http://127.0.0.1:9/x")
 
@@ -365,15 +570,25 @@ def test_openapi_documents_every_endpoint_and_validates() -> None:
     assert document["openapi"] == "3.1.0"
     assert document["servers"] == [{"url": "https://hooks.example.com"}]
     for hook_type in HOOK_TYPES:
-        operation = document["paths"][f"/okta/hooks/{hook_type.slug}"]["post"]
+        operations = document["paths"][f"/okta/hooks/{hook_type.slug}"]
+        assert set(operations) == {method.lower() for method in hook_type.methods}
+        operation = operations["post"]
         statuses = set(operation["responses"])
-        assert {"200", "400", "401", "405", "413", "415"} <= statuses
+        assert {"400", "401", "405", "413", "415"} <= statuses
         assert ("204" in statuses) is hook_type.empty_allowed
+        assert ("200" in statuses) is hook_type.response_class.reads_body
+        methods = " and ".join(hook_type.methods)
+        assert operation["responses"]["405"]["description"].startswith(f"Any method but {methods};")
         body = operation["requestBody"]["content"]["application/json"]
         assert body["schema"] == {
             "$ref": f"#/components/schemas/{hook_type.request_class.__name__}"
         }
         assert body["example"] == make_payload(hook_type)
+        assert operation["security"] == [{"okta_hooks_secret": []}]
+        if not hook_type.response_class.reads_body:
+            # Okta reads no answer: no response body is described at all.
+            assert hook_type.response_class.__name__ not in document["components"]["schemas"]
+            continue
         answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
         assert answer == {"$ref": f"#/components/schemas/{hook_type.response_class.__name__}"}
         response = document["components"]["schemas"][hook_type.response_class.__name__]
@@ -383,7 +598,83 @@ def test_openapi_documents_every_endpoint_and_validates() -> None:
         assert command_schema["properties"]["type"]["enum"] == sorted(
             hook_type.response_class.command_types
         )
-        assert operation["security"] == [{"okta_hooks_secret": []}]
+
+
+def test_openapi_documents_the_event_hook_verification_and_the_204() -> None:
+    document = json.loads(run(every_hook_app(), "openapi").output)
+    events = document["paths"]["/okta/hooks/events"]
+
+    verification = events["get"]
+    assert verification["operationId"] == "okta_hooks.events_verification"
+    assert verification["security"] == [{"okta_hooks_secret": []}]
+    assert verification["parameters"] == [
+        {
+            "name": "X-Okta-Verification-Challenge",
+            "in": "header",
+            "required": True,
+            "description": "The challenge to echo.",
+            "schema": {"type": "string", "minLength": 1},
+        }
+    ]
+    assert set(verification["responses"]) == {"200", "400", "401", "405"}
+    answer = verification["responses"]["200"]["content"]["application/json"]
+    assert answer["schema"] == {
+        "type": "object",
+        "required": ["verification"],
+        "properties": {"verification": {"type": "string"}},
+        "additionalProperties": False,
+    }
+    assert set(answer["example"]) == {"verification"}
+    assert "longer than 1024 bytes" in verification["responses"]["400"]["description"]
+    assert "requestBody" not in verification
+
+    delivery = events["post"]
+    assert set(delivery["responses"]) == {"204", "400", "401", "405", "413", "415", "503"}
+    assert delivery["responses"]["204"] == {
+        "description": "The delivery is accepted; its events are handled after this answer."
+    }
+    assert "Okta sends it once more" in delivery["responses"]["503"]["description"]
+    assert "sends it once more after a timeout or a 5xx" in delivery["description"]
+
+
+def test_openapi_describes_the_events_of_a_delivery() -> None:
+    document = json.loads(run(every_hook_app(), "openapi").output)
+    schemas = document["components"]["schemas"]
+
+    request = schemas["EventHookRequest"]
+    assert request["properties"]["eventType"]["enum"] == ["com.okta.event_hook"]
+    assert "cloudEventsVersion" in request["properties"]
+    events = request["properties"]["data"]["properties"]["events"]
+    assert events["type"] == "array"
+    event = events["items"]["properties"]
+    assert event["uuid"]["maxLength"] == 128
+    assert event["published"]["format"] == "date-time"
+    assert event["actor"] == {"$ref": "#/components/schemas/LogActor"}
+    assert event["target"] == {"type": "array", "items": {"$ref": "#/components/schemas/LogTarget"}}
+    assert event["request"]["properties"]["ipChain"]["items"] == {
+        "$ref": "#/components/schemas/IpAddress"
+    }
+    assert events["items"]["required"] == ["eventType"]
+    assert schemas["Geolocation"]["properties"]["lat"]["type"] == ["number", "null"]
+    assert schemas["LogTarget"]["properties"]["changeDetails"]["type"] == ["object", "null"]
+
+
+def test_openapi_keeps_the_header_secret_for_event_hooks_in_oauth_mode() -> None:
+    app = every_hook_app(
+        OKTA_HOOKS_AUTH="oauth",
+        OKTA_HOOKS_OAUTH_ISSUER=ISSUER,
+        OKTA_HOOKS_OAUTH_AUDIENCE="api://hooks",
+    )
+
+    document = json.loads(run(app, "openapi").output)
+
+    validate_openapi(document)
+    paths = document["paths"]
+    assert paths["/okta/hooks/token"]["post"]["security"] == [{"okta_hooks_oauth": []}]
+    for method in ("get", "post"):
+        assert paths["/okta/hooks/events"][method]["security"] == [{"okta_hooks_secret": []}]
+    assert "503" in paths["/okta/hooks/token"]["post"]["responses"]
+    assert "503" not in paths["/okta/hooks/events"]["get"]["responses"]
 
 
 def test_openapi_request_schemas_describe_the_typed_sections() -> None:

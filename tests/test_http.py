@@ -2,7 +2,9 @@
 
 Every case runs against every hook type's endpoint: the status is exactly the one
 expected, the body is the one JSON error shape, and nothing from the request, no
-exception text and no traceback comes back.
+exception text and no traceback comes back. Which methods an endpoint answers comes from
+its hook type's row: a GET it lists (Okta's event hook verification) is authenticated
+like a POST, every other method is a 405.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from flask_okta_hooks import HOOK_TYPES, ConfigurationError, HookType, OktaHooks
-from flask_okta_hooks.testing import OktaClient, assert_okta_accepts, make_payload, variants
+from flask_okta_hooks.testing import (
+    OktaClient,
+    assert_okta_accepts,
+    assert_verification_answered,
+    make_payload,
+    variants,
+)
 
 from .conftest import (
     PREFIX,
@@ -30,6 +38,8 @@ from .conftest import (
 )
 
 HOOK_IDS = [hook_type.slug for hook_type in HOOK_TYPES]
+#: Hook types whose endpoints answer Okta's verification GET.
+VERIFIED_TYPES = [t for t in HOOK_TYPES if "GET" in t.methods]
 LEAK_MARKERS = ("Traceback", 'File "', "Werkzeug", "Error:", "Exception")
 
 
@@ -126,6 +136,34 @@ def test_a_wrong_secret_is_refused(
     response = send(client, hook_type, headers=okta_headers(presented))
 
     expect_error(response, 401, "unauthorized")
+
+
+def verification_get(
+    client: FlaskClient, hook_type: HookType, challenge: str, headers: dict[str, str]
+) -> TestResponse:
+    verification = hook_type.request_class.verification
+    assert verification is not None, f"{hook_type.slug} lists GET but has no verification"
+    return client.get(
+        PREFIX + hook_type.default_path, headers={**headers, verification.header: challenge}
+    )
+
+
+@pytest.mark.parametrize("hook_type", VERIFIED_TYPES, ids=[t.slug for t in VERIFIED_TYPES])
+def test_a_get_the_row_lists_is_okta_s_verification(
+    okta_client: OktaClient, hook_type: HookType
+) -> None:
+    assert_verification_answered(okta_client.verify("c-0451", hook=hook_type), "c-0451")
+
+
+@pytest.mark.parametrize("hook_type", VERIFIED_TYPES, ids=[t.slug for t in VERIFIED_TYPES])
+@pytest.mark.parametrize("presented", WRONG_SECRETS.values(), ids=WRONG_SECRETS.keys())
+def test_a_wrong_secret_is_refused_on_a_verification_get(
+    client: FlaskClient, hook_type: HookType, presented: str | None
+) -> None:
+    challenge = "CHALLENGE-9f2e"
+    response = verification_get(client, hook_type, challenge, okta_headers(presented))
+
+    expect_error(response, 401, "unauthorized", challenge)
 
 
 def test_a_duplicated_auth_header_is_refused(client: FlaskClient, hook_type: HookType) -> None:
@@ -242,12 +280,20 @@ def test_defaults_are_written_into_the_app_config() -> None:
 # --- hostile input (rows 5-19) ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "PROPFIND"])
+METHODS = ("GET", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "PROPFIND")
+#: Every method a hook type's row does not list: GET is Okta's verification where it does.
+WRONG_METHODS = [
+    pytest.param(hook_type, method, id=f"{hook_type.slug}-{method}")
+    for hook_type in HOOK_TYPES
+    for method in METHODS
+    if method not in hook_type.methods
+]
+
+
+@pytest.mark.parametrize(("hook_type", "method"), WRONG_METHODS)
 def test_other_methods_get_a_json_405(
     client: FlaskClient, hook_type: HookType, method: str
 ) -> None:
-    if method in hook_type.methods:
-        pytest.skip(f"{hook_type.slug} endpoints answer {method}")
     response = send(client, hook_type, method=method)
 
     assert response.status_code == 405
@@ -513,3 +559,12 @@ def test_debug_mode_still_answers_json_without_traceback(
     expect_error(
         send(every_hook_app.test_client(), hook_type, method="PUT"), 405, "method_not_allowed"
     )
+    verification = hook_type.request_class.verification
+    if "GET" in hook_type.methods and verification is not None:
+        challenge = "c" * (verification.max_bytes + 1)  # a 400, and never echoed
+        response = verification_get(every_hook_app.test_client(), hook_type, challenge, {})
+        expect_error(response, 401, "unauthorized", challenge)
+        response = verification_get(
+            every_hook_app.test_client(), hook_type, challenge, okta_headers()
+        )
+        expect_error(response, 400, "challenge_too_large", challenge)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,15 @@ from flask_okta_hooks import (
     HOOK_TYPES,
     AssertionSection,
     DeliveryStatus,
+    EventHookRequest,
     HookType,
+    LogOutcome,
     OktaHooks,
+    OutcomeResult,
     PasswordImportHookRequest,
     RegistrationFlow,
     SamlHookRequest,
+    Severity,
     TelephonyRequestType,
     Token,
     TokenHookRequest,
@@ -40,6 +47,7 @@ from flask_okta_hooks.testing import (
     assert_command,
     assert_empty_response,
     assert_error,
+    assert_events_accepted,
     assert_lifetime_set,
     assert_no_commands,
     assert_okta_accepts,
@@ -52,8 +60,11 @@ from flask_okta_hooks.testing import (
     assert_telephony_status,
     assert_user_created,
     assert_user_linked,
+    assert_verification_answered,
+    event_hook_request,
     get_path,
     load_sample,
+    log_event,
     make_payload,
     make_request,
     okta_verdict,
@@ -71,6 +82,8 @@ from flask_okta_hooks.testing import (
 from .conftest import REFERENCE_DIR, SECRET, build_app, safe_outcome_handler
 
 HOOK_IDS = [hook_type.slug for hook_type in HOOK_TYPES]
+#: Okta's reference data names a hook type's files by this name where it is not the slug.
+REFERENCE_NAMES = {"events": "event-hook"}
 CASES = [
     pytest.param(hook_type, variant, id=f"{hook_type.slug}-{variant or 'default'}")
     for hook_type in HOOK_TYPES
@@ -98,7 +111,8 @@ def test_every_hook_type_has_a_shipped_sample(hook_type: HookType) -> None:
 def test_every_factory_output_passes_okta_request_schema(
     hook_type: HookType, variant: str | None
 ) -> None:
-    path = REFERENCE_DIR / "schemas" / "corrected" / f"{hook_type.slug}.request.schema.json"
+    name = REFERENCE_NAMES.get(hook_type.slug, hook_type.slug)
+    path = REFERENCE_DIR / "schemas" / "corrected" / f"{name}.request.schema.json"
     if not path.is_file():
         pytest.skip(f"no request schema for {hook_type.slug} at {path}")
     schema = json.loads(path.read_text())
@@ -278,6 +292,65 @@ def test_telephony_factory_keeps_the_code_in_the_message() -> None:
     )
 
 
+def test_event_hook_factory_carries_the_events_given() -> None:
+    published = datetime(2025, 3, 12, 8, 30, 1, 250000, tzinfo=UTC)
+    imported = log_event(
+        "user.import.password",
+        uuid="e-1",
+        published=published,
+        outcome="SUCCESS",
+        actor={"id": "00u1abc", "type": "User", "alternateId": "ada@example.com"},
+        targets=[{"id": "00u1abc", "type": "User", "alternateId": "ada@example.com"}],
+        severity="WARN",
+        legacyEventType=DROP,
+        overrides={"debugContext.debugData.requestUri": "/idp/idx/challenge/answer"},
+    )
+    call = make_request("events", events=[imported, "user.session.end"], event_id="d-1")
+
+    assert isinstance(call, EventHookRequest)
+    assert call.event_id == "d-1"
+    first, second = call.events
+    assert (first.event_type, first.uuid, first.published) == (
+        "user.import.password",
+        "e-1",
+        published,
+    )
+    assert imported["published"] == "2025-03-12T08:30:01.250Z"
+    assert first.outcome == LogOutcome(result=OutcomeResult.SUCCESS, reason=None)
+    assert first.actor is not None
+    assert first.actor.alternate_id == "ada@example.com"
+    assert [(t.type, t.id) for t in first.targets] == [("User", "00u1abc")]
+    assert first.severity is Severity.WARN
+    assert first.legacy_event_type is None
+    assert first.debug_data["requestUri"] == "/idp/idx/challenge/answer"
+    assert second.event_type == "user.session.end"
+    assert second.uuid not in (None, "e-1")
+
+
+def test_log_events_are_distinct_unless_they_share_a_uuid() -> None:
+    one, two = log_event(), log_event()
+
+    assert one["uuid"] != two["uuid"]
+    assert one["eventType"] == "user.lifecycle.deactivate"
+    assert log_event(uuid="same")["uuid"] == log_event(uuid="same")["uuid"] == "same"
+    assert "uuid" not in log_event(drop=("uuid",))
+    assert log_event(outcome={"result": "FAILURE", "reason": "x"})["outcome"]["reason"] == "x"
+    with pytest.raises(ValueError, match="aware datetime"):
+        log_event(published=datetime(2025, 1, 1))
+
+
+def test_the_default_delivery_is_the_shipped_batch() -> None:
+    payload = event_hook_request()
+
+    assert payload == load_sample("events")
+    assert [e["eventType"] for e in payload["data"]["events"]] == [
+        "user.lifecycle.deactivate",
+        "user.session.start",
+    ]
+    assert event_hook_request(events=[])["data"]["events"] == []
+    assert "events" not in event_hook_request(drop=("events",))["data"]
+
+
 def test_saml_factory_adds_attribute_statements() -> None:
     call = make_request(
         "saml",
@@ -426,6 +499,92 @@ def test_the_client_needs_no_secret_when_auth_is_off() -> None:
     assert OktaClient(app).post("token", path="/okta/hooks/token").status_code == 200
 
 
+def events_app(seen: list[str | None], **config: Any) -> Flask:
+    hooks = OktaHooks()
+
+    @hooks.event("user.lifecycle.deactivate")
+    def deactivated(event: Any) -> None:
+        time.sleep(0.05)  # the answer is long gone by now
+        seen.append(event.uuid)
+
+    return build_app(hooks, **config)
+
+
+def test_the_client_verifies_an_event_hook_as_okta_does() -> None:
+    client = OktaClient(events_app([]))
+
+    result = client.verify("c-1")
+    random = client.verify()
+
+    assert result.status_code == 200
+    assert result.method == "GET"
+    assert result.challenge == "c-1"
+    assert result.request is None
+    sent = result.response.request.headers
+    assert sent["X-Okta-Verification-Challenge"] == "c-1"
+    assert sent["Authorization"] == SECRET
+    assert repr(result) == "<HookResult events GET /okta/hooks/events -> 200>"
+    assert_verification_answered(result)
+    assert_verification_answered(result, "c-1")
+    assert random.challenge is not None
+    assert len(random.challenge) >= 24
+    assert_verification_answered(random)
+    assert client.verify("c-2", authenticated=False).status_code == 401
+    missing = client.verify("c-3", headers={"X-Okta-Verification-Challenge": ""})
+    assert missing.status_code == 400
+    with pytest.raises(ValueError, match="no verification GET to a token hook"):
+        client.verify("c", hook="token")
+
+
+def test_the_client_delivers_events_and_waits_for_their_handlers() -> None:
+    seen: list[str | None] = []
+    client = OktaClient(events_app(seen))
+
+    result = client.deliver(log_event(uuid="a"), "user.session.start", event_id="d-9")
+    sample_batch = client.deliver()
+
+    assert result.status_code == 204
+    assert isinstance(result.request, EventHookRequest)
+    assert result.request.event_id == "d-9"
+    assert [e.event_type for e in result.request.events] == [
+        "user.lifecycle.deactivate",
+        "user.session.start",
+    ]
+    assert seen[0] == "a"  # handled when deliver returned
+    assert_events_accepted(result)
+    assert_events_accepted(sample_batch)
+    assert seen[1] == load_sample("events")["data"]["events"][0]["uuid"]
+
+
+def test_deliver_without_waiting_returns_at_the_answer() -> None:
+    release = threading.Event()
+    hooks = OktaHooks()
+    hooks.event()(lambda event: release.wait(5))
+    client = OktaClient(build_app(hooks))
+
+    result = client.deliver(log_event(), wait=False)
+
+    assert result.status_code == 204
+    with pytest.raises(AssertionError, match=r"event handlers still running after 0\.05 s"):
+        client.drain(timeout=0.05)
+    release.set()
+    client.drain()
+
+
+def test_event_hooks_keep_the_header_secret_when_the_app_uses_oauth() -> None:
+    seen: list[str | None] = []
+    app = events_app(seen, **OAUTH_WITH_SECRET)
+    app.register_blueprint(token_hooks())
+    client = OktaClient(app)
+
+    assert client.auth_headers(client.route("events")) == {"Authorization": SECRET}
+    assert client.auth_headers(client.route("token"))["Authorization"].startswith("Bearer ey")
+    assert_verification_answered(client.verify("c-oauth"))
+    assert_events_accepted(client.deliver(log_event(uuid="o")))
+    assert client.post("token").status_code == 200
+    assert seen == ["o"]
+
+
 ISSUER = "https://example.okta.com/oauth2/aus5kq2m1hWdT7bXy4x7"
 OAUTH = {
     "OKTA_HOOKS_AUTH": "oauth",
@@ -435,6 +594,15 @@ OAUTH = {
     "OKTA_HOOKS_OAUTH_CLIENT_ID": "0oahookclient",
     "OKTA_HOOKS_OAUTH_SCOPE": "okta.hooks",
 }
+
+
+OAUTH_WITH_SECRET = {**OAUTH, "OKTA_HOOKS_SECRETS": [SECRET]}
+
+
+def token_hooks() -> OktaHooks:
+    hooks = OktaHooks("token_hooks", url_prefix="/okta/hooks")
+    hooks.token(lambda call: call.respond().add_access_claim("tier", "gold"))
+    return hooks
 
 
 @pytest.fixture
@@ -534,6 +702,49 @@ def test_the_plugin_works_in_a_users_project(pytester: pytest.Pytester) -> None:
     )
 
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_event_hooks_are_tested_with_the_plugin_in_a_users_project(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from flask import Flask
+        from flask_okta_hooks import OktaHooks
+        from flask_okta_hooks.testing import (
+            assert_events_accepted, assert_verification_answered, log_event,
+        )
+
+        disabled = []
+
+        @pytest.fixture
+        def app():
+            hooks = OktaHooks()
+
+            @hooks.event("user.lifecycle.deactivate")
+            def offboard(event):
+                disabled.extend(t.alternate_id for t in event.targets if t.type == "User")
+
+            app = Flask("users_app")
+            app.config["OKTA_HOOKS_SECRETS"] = ["a-secret-of-the-users-own-0001"]
+            app.register_blueprint(hooks)
+            return app
+
+        def test_verified(okta_client):
+            assert_verification_answered(okta_client.verify("a-challenge"), "a-challenge")
+
+        def test_offboarded(okta_client):
+            event = log_event(
+                "user.lifecycle.deactivate",
+                targets=[{"id": "00u1", "type": "User", "alternateId": "ada@example.com"}],
+            )
+            assert_events_accepted(okta_client.deliver(event, event))  # one event, twice
+            assert disabled == ["ada@example.com"]  # handled once, before deliver returned
+        """
+    )
+
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
 # --- assertions ----------------------------------------------------------------------------
@@ -726,6 +937,57 @@ def test_okta_verdict_for_statuses_bodies_and_sizes() -> None:
     assert [v.rule for v in okta_verdict(token_type, call, 204, b"{}")] == ["empty_with_body"]
     big = json.dumps({"debugContext": {"x": "y" * 300_000}}).encode()
     assert [v.rule for v in okta_verdict(token_type, call, 200, big)] == ["response_too_large"]
+
+
+def test_verification_assertion_names_what_okta_wants() -> None:
+    client = OktaClient(events_app([]))
+    result = client.verify("c-1")
+    flask_response = client.test_client.get(
+        "/okta/hooks/events",
+        headers={"Authorization": SECRET, "X-Okta-Verification-Challenge": "c-2"},
+    )
+
+    assert_verification_answered(flask_response, "c-2")
+    message = failure(assert_verification_answered, result, "c-other")
+    assert "expected the verification challenge 'c-other' echoed" in message
+    assert 'got: HTTP 200 {"verification":"c-1"}' in message
+    assert 'the body must be exactly {"verification": "c-other"} [verification_answer]' in message
+    refused = failure(assert_verification_answered, client.verify("c", authenticated=False))
+    assert "Okta takes only a 200 as verified, not HTTP 401 [status]" in refused
+    with pytest.raises(ValueError, match="pass the challenge"):
+        assert_verification_answered(flask_response)
+
+
+def test_events_accepted_assertion_says_what_okta_does_otherwise() -> None:
+    client = OktaClient(events_app([]))
+    broken = client.post("events", {"eventType": "com.okta.event_hook", "data": {}})
+
+    message = failure(assert_events_accepted, broken)
+    assert "expected the event hook delivery to be accepted (an empty 204)" in message
+    assert "got: HTTP 400" in message
+    assert "never after a 4xx" in message
+    token = serve_token()
+    assert "not an event hook delivery" in failure(assert_events_accepted, token)
+    assert_events_accepted(None)  # a handler's None: the empty 204
+
+
+def serve_token() -> HookResult:
+    return OktaClient(token_app()).post("token", path="/okta/hooks/token")
+
+
+def test_okta_verdict_for_event_hook_answers() -> None:
+    events_type = next(t for t in HOOK_TYPES if t.request_class is EventHookRequest)
+    call = make_request("events")
+
+    assert okta_verdict(events_type, call, 204, b"") == []
+    assert okta_verdict(events_type, call, 200, b"") == []  # Okta reads no body
+    assert [v.rule for v in okta_verdict(events_type, call, 200, b'{"x": 1}')] == ["unknown_member"]
+    (status,) = okta_verdict(events_type, call, 503, b"")
+    assert str(status) == (
+        "Okta treats HTTP 503 as a failed hook call: Okta logs a failed delivery and sends it "
+        "once more after a timeout or a 5xx, never after a 4xx; after that the events are "
+        "not delivered [status]"
+    )
 
 
 def test_assertions_refuse_things_that_are_not_answers() -> None:

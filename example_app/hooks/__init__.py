@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from . import password_import, registration, saml, telephony, token, user_import
+from . import events, password_import, registration, saml, telephony, token, user_import
 from .blueprint import hooks
 
-__all__ = ["hooks", "password_import", "registration", "saml", "telephony", "token", "user_import"]
+__all__ = [
+    "events",
+    "hooks",
+    "password_import",
+    "registration",
+    "saml",
+    "telephony",
+    "token",
+    "user_import",
+]

@@ -40,6 +40,7 @@ from ..request import (
     JSONBoolean,
     OktaSchema,
     OpenEnum,
+    Verification,
     _error_paths,
     _string_or_number,
 )
@@ -54,6 +55,7 @@ MAX_CHALLENGE_BYTES = 1024
 #: Longest event ``uuid`` accepted (Okta's are 36 characters); ids are kept for
 #: de-duplication, so their size must be bounded.
 MAX_UUID_CHARS = 128
+_VERIFICATION = Verification(VERIFICATION_HEADER, "verification", MAX_CHALLENGE_BYTES)
 
 
 class Severity(StrEnum):
@@ -522,6 +524,19 @@ class EventHookRequest(HookRequest):
     event_type = EVENT_HOOK_EVENT
     requires_context = False
     envelope_loader = SectionLoader(EventHookEnvelopeSchema())
+    verification = _VERIFICATION
+    # The events and the sections each LogEvent types when a handler reads them.
+    sections = (
+        ("events[]", _LOG_EVENT.schema),
+        ("events[].actor", _ACTOR.schema),
+        ("events[].client", _CLIENT.schema),
+        ("events[].outcome", _OUTCOME.schema),
+        ("events[].target[]", _TARGET.schema),
+        ("events[].transaction", _TRANSACTION.schema),
+        ("events[].authenticationContext", _AUTHENTICATION.schema),
+        ("events[].securityContext", _SECURITY.schema),
+        ("events[].request.ipChain[]", _IP_ADDRESS.schema),
+    )
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
         super().__init__(payload, envelope)
@@ -546,7 +561,7 @@ class EventHookRequest(HookRequest):
             challenge = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidChallenge from None
-        return {"verification": challenge}
+        return _VERIFICATION.answer(challenge)
 
 
 def _load_events(data: dict[str, Any]) -> tuple[LogEvent, ...]:
@@ -569,6 +584,20 @@ class EventHookResponse(HookResponse):
     """
 
     request_class = EventHookRequest
+    reads_body = False
+    empty_meaning = "The delivery is accepted; its events are handled after this answer."
+    extra_statuses = {  # noqa: RUF012 (read-only class data)
+        503: "The delivery was not taken on (the event queue is full, the store of handled "
+        "events cannot be reached, or a handler run before the answer failed); Okta sends "
+        "it once more.",
+    }
+
+    @classmethod
+    def check(cls, request: HookRequest, body: Any) -> list[Violation]:
+        """One violation per member: the inline hooks' members mean nothing here either."""
+        if type(body) is not dict:
+            return super().check(request, body)
+        return cls._check_body(request, body)
 
     @classmethod
     def _check_body(cls, request: HookRequest, body: dict[str, Any]) -> list[Violation]:

@@ -2,15 +2,17 @@
 
 Everything here works without a public URL, an Okta org or its Preview tab:
 
-* payload factories for every hook type (:func:`token_request`, :func:`registration_request`
-  ... and :func:`make_payload` by slug), built on realistic samples shipped with the
-  package, every field overridable;
+* payload factories for every hook type (:func:`token_request`, :func:`registration_request`,
+  :func:`event_hook_request` with :func:`log_event` ... and :func:`make_payload` by slug),
+  built on realistic samples shipped with the package, every field overridable;
 * :func:`make_request`, the typed request object for a handler called directly;
 * :class:`OktaClient`, which POSTs calls to an app's endpoints authenticated as
-  configured (shared secret, or OAuth 2.0 with a local :class:`SigningKey`);
+  configured (shared secret, or OAuth 2.0 with a local :class:`SigningKey`), sends the
+  event hook verification GET (:meth:`OktaClient.verify`) and event deliveries whose
+  background handlers it waits for (:meth:`OktaClient.deliver`, :meth:`OktaClient.drain`);
 * assertions that read like the domain (:func:`assert_claim_added`,
-  :func:`assert_registration_denied`, :func:`assert_okta_accepts` ...), for typed
-  responses and HTTP answers alike.
+  :func:`assert_registration_denied`, :func:`assert_events_accepted`,
+  :func:`assert_okta_accepts` ...), for typed responses and HTTP answers alike.
 
 With pytest, the ``okta_client`` fixture (from the plugin this package registers) gives
 an :class:`OktaClient` for the ``app`` fixture, as pytest-flask defines it.
@@ -38,6 +40,7 @@ from .assertions import (
     assert_command,
     assert_empty_response,
     assert_error,
+    assert_events_accepted,
     assert_lifetime_set,
     assert_no_commands,
     assert_okta_accepts,
@@ -50,9 +53,11 @@ from .assertions import (
     assert_telephony_status,
     assert_user_created,
     assert_user_linked,
+    assert_verification_answered,
     hook_type_of,
     observe,
     okta_verdict,
+    verification_verdict,
 )
 from .client import HookResult, OktaClient, SigningKey
 from .payloads import (
@@ -60,8 +65,10 @@ from .payloads import (
     FACTORIES,
     PayloadFactory,
     apply_overrides,
+    event_hook_request,
     get_path,
     load_sample,
+    log_event,
     make_payload,
     make_request,
     password_import_request,
@@ -95,6 +102,7 @@ __all__ = [
     "assert_command",
     "assert_empty_response",
     "assert_error",
+    "assert_events_accepted",
     "assert_lifetime_set",
     "assert_no_commands",
     "assert_okta_accepts",
@@ -107,9 +115,12 @@ __all__ = [
     "assert_telephony_status",
     "assert_user_created",
     "assert_user_linked",
+    "assert_verification_answered",
+    "event_hook_request",
     "get_path",
     "hook_type_of",
     "load_sample",
+    "log_event",
     "make_payload",
     "make_request",
     "observe",
@@ -124,4 +135,5 @@ __all__ = [
     "token_request",
     "user_import_request",
     "variants",
+    "verification_verdict",
 ]

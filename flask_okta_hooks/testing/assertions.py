@@ -35,14 +35,15 @@ from ..constants import (
     USER_UPDATE,
 )
 from ..errors import HookRequestError, Violation
-from ..hook_types import HOOK_TYPES, FailureDirection, HookType
+from ..hook_types import EVENTS, HOOK_TYPES, FailureDirection, HookType
+from ..hooks.events import EventHookRequest
 from ..hooks.password_import import PasswordImportHookRequest
 from ..hooks.telephony import DeliveryStatus
 from ..hooks.token import Token
 from ..hooks.user_import import UserImportHookRequest
 from ..request import HookRequest
 from ..response import HookResponse
-from .client import HookResult
+from .client import HookResult, verified_type
 from .payloads import request_from_payload
 
 
@@ -59,6 +60,8 @@ _SHOWN_BODY = 1500
 OKTA_ON_FAILURE: Mapping[FailureDirection, str] = {
     FailureDirection.OPEN: "Okta goes on without the hook's changes",
     FailureDirection.CLOSED: "Okta stops the flow: the user is denied",
+    FailureDirection.LOGGED: "Okta logs a failed delivery and sends it once more after a "
+    "timeout or a 5xx, never after a 4xx; after that the events are not delivered",
 }
 
 
@@ -170,6 +173,7 @@ def okta_verdict(
     raw = body if isinstance(body, bytes) else None
     parsed = _json(body) if isinstance(body, bytes) else body
     consequence = OKTA_ON_FAILURE[hook_type.okta_fails]
+    reads_body = hook_type.response_class.reads_body
     if status == 204:
         if parsed is not None:
             return [Violation("empty_with_body", "", "a 204 carries no body")]
@@ -191,6 +195,8 @@ def okta_verdict(
                 f"Okta treats HTTP {status} as a failed hook call: {consequence}",
             )
         ]
+    if parsed is None and not reads_body:
+        return []  # a 200 that only acknowledges the call, as Okta asks of event hooks
     if raw is not None and len(raw) >= MAX_RESPONSE_BYTES:
         return [
             Violation(
@@ -289,6 +295,80 @@ def _causes(error: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _matches(actual: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     return all(actual.get(name) == value for name, value in wanted.items())
+
+
+# --- event hooks ---------------------------------------------------------------------------
+
+
+def verification_verdict(
+    hook_type: HookType, challenge: str, status: int, body: bytes | Any
+) -> list[Violation]:
+    """Every reason Okta would fail its verification GET of a ``hook_type`` endpoint.
+
+    Okta wants a 200 whose JSON body echoes ``challenge`` (see
+    :attr:`~flask_okta_hooks.request.HookRequest.verification`); the event hook stays
+    unverified otherwise, and gets no events.
+    """
+    verification = hook_type.request_class.verification
+    if verification is None:
+        raise ValueError(f"Okta does not verify {hook_type.slug} hooks with a GET")
+    expected = verification.answer(challenge)
+    if status != 200:
+        return [Violation("status", "", f"Okta takes only a 200 as verified, not HTTP {status}")]
+    parsed = _json(body) if isinstance(body, bytes) else body
+    if parsed != expected:
+        return [
+            Violation(
+                "verification_answer",
+                verification.member,
+                f"the body must be exactly {json.dumps(expected)}",
+            )
+        ]
+    return []
+
+
+def assert_verification_answered(response: Any, challenge: str | None = None) -> None:
+    """The endpoint passed Okta's verification: a 200 echoing the challenge as Okta wants.
+
+    ``response`` is the :class:`~.client.HookResult` of :meth:`~.client.OktaClient.verify`
+    (its challenge is the default) or any test response of an event hook GET.
+
+    Example::
+
+        assert_verification_answered(okta_client.verify("3d1e0c9a"), "3d1e0c9a")
+    """
+    __tracebackhide__ = True
+    if challenge is None:
+        challenge = response.challenge if isinstance(response, HookResult) else None
+        if challenge is None:
+            raise ValueError("pass the challenge the verification GET sent")
+    hook_type = response.hook_type if isinstance(response, HookResult) else verified_type()
+    observed = observe(response)
+    violations = verification_verdict(hook_type, challenge, observed.status, observed.body)
+    if violations:
+        listed = "\n  ".join(f"- {v}" for v in violations)
+        raise _fail(f"the verification challenge {challenge!r} echoed", observed, listed)
+
+
+def assert_events_accepted(response: Any) -> None:
+    """Okta counts the event hook delivery as delivered: an empty 204 (or 200).
+
+    Anything else is a failed delivery, which Okta sends once more at most (a 4xx:
+    never), so its events may be lost. The handlers run after this answer; wait for
+    them with :meth:`~.client.OktaClient.drain` (``deliver`` does by default).
+
+    Example::
+
+        assert_events_accepted(okta_client.deliver(log_event("user.lifecycle.suspend")))
+    """
+    __tracebackhide__ = True
+    observed = observe(response)
+    expected = "the event hook delivery to be accepted (an empty 204)"
+    if observed.request is not None and not isinstance(observed.request, EventHookRequest):
+        raise _fail(expected, observed, "the call sent is not an event hook delivery")
+    if observed.status not in (200, 204) or observed.body not in (None, {}):
+        hook_type = EVENTS if observed.request is None else hook_type_of(observed.request)
+        raise _fail(expected, observed, OKTA_ON_FAILURE[hook_type.okta_fails])
 
 
 # --- token ---------------------------------------------------------------------------------

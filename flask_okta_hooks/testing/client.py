@@ -5,12 +5,19 @@ call (or takes yours), and authenticates it as the endpoint is configured: the s
 secret from ``app.config``, or, for OAuth 2.0, a bearer token signed by a local
 :class:`SigningKey` whose public key the app's verifier is given, so no network is used.
 
+Event hooks get Okta's verification GET (:meth:`OktaClient.verify`) and deliveries whose
+handlers, which run after the answer, are waited for (:meth:`OktaClient.deliver`,
+:meth:`OktaClient.drain`).
+
 Example::
 
     client = OktaClient(app)
     result = client.post("token", access_claims={"tier": "silver"})
     assert result.status_code == 200
     assert_okta_accepts(result)
+
+    assert_verification_answered(client.verify("a-challenge"), "a-challenge")
+    assert_events_accepted(client.deliver(log_event("user.lifecycle.suspend")))
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import Headers
 from werkzeug.test import TestResponse
 
+from ..blueprint import OktaHooks
 from ..config import OAuthSettings
 from ..errors import HookRequestError
-from ..hook_types import HookType
+from ..hook_types import EVENTS, HOOK_TYPES, HookType
 from ..oauth import verifier_for
 from ..request import HookRequest
 from ..routes import HookRoute, hook_type_named, route_for
@@ -43,6 +51,8 @@ from .payloads import make_payload
 JSON = "application/json"
 #: Lifetime of the bearer tokens minted for test calls.
 TOKEN_LIFETIME = 300
+#: Seconds :meth:`OktaClient.drain` waits for event handlers by default.
+DRAIN_TIMEOUT = 5.0
 
 
 class SigningKey:
@@ -126,8 +136,12 @@ class HookResult:
     hook_type: HookType
     route: HookRoute
     payload: Any
-    """The call sent: a ``dict``, or the raw ``bytes`` when the test sent bytes."""
+    """The call sent: a ``dict``, the raw ``bytes`` when the test sent bytes, ``None``
+    for a verification GET."""
     response: TestResponse
+    method: str = "POST"
+    challenge: str | None = None
+    """The challenge a verification GET sent."""
 
     @property
     def status_code(self) -> int:
@@ -169,7 +183,8 @@ class HookResult:
             return None
 
     def __repr__(self) -> str:
-        return f"<HookResult {self.hook_type.slug} {self.route.rule} -> {self.status_code}>"
+        method = "" if self.method == "POST" else f"{self.method} "
+        return f"<HookResult {self.hook_type.slug} {method}{self.route.rule} -> {self.status_code}>"
 
 
 class OktaClient:
@@ -184,6 +199,9 @@ class OktaClient:
         client.post("token", token_request(drop=("identity",)))     # a ready call
         client.post("token", path="/okta/hooks/token/partners")    # a second endpoint
         client.post("token", authenticated=False).status_code      # 401
+
+        client.verify("a-challenge")                               # event hook verification
+        client.deliver(log_event("user.lifecycle.suspend"))        # handlers done on return
     """
 
     def __init__(self, app: Flask, *, signing_key: SigningKey | None = None) -> None:
@@ -206,10 +224,11 @@ class OktaClient:
     def auth_headers(self, route: HookRoute, **token_claims: Any) -> dict[str, str]:
         """The headers that authenticate a call to ``route`` as configured now."""
         settings = route.settings(self.app)
-        if settings.auth == "header":
+        auth = route.auth(self.app)
+        if auth == "header":
             # WSGI carries header values as latin-1 text: this gives Okta's exact bytes.
             return {settings.auth_header: settings.secrets[0].decode("latin-1")}
-        if settings.oauth is not None:
+        if auth == "oauth" and settings.oauth is not None:
             verifier = verifier_for(self.app, route.config_prefix)
             if route.config_prefix not in self._installed:
                 self.signing_key.install(self.app, route.config_prefix)
@@ -255,3 +274,100 @@ class OktaClient:
             headers={name: value for name, value in all_headers.items() if value != ""},
         )
         return HookResult(hook_type, route, sent, response)
+
+    def verify(
+        self,
+        challenge: str | None = None,
+        *,
+        hook: str | HookType | None = None,
+        path: str | None = None,
+        authenticated: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> HookResult:
+        """Send Okta's one-time verification GET, as when an admin clicks *Verify*.
+
+        ``challenge`` defaults to a random token; ``result.challenge`` holds the one
+        sent. ``hook`` is needed only when several hook types are verified by GET; ``headers``
+        add to or replace Okta's (a value of ``""`` removes one, e.g. the challenge).
+
+        Example::
+
+            result = okta_client.verify("3d1e0c9a")
+            assert_verification_answered(result, "3d1e0c9a")
+        """
+        hook_type = verified_type(hook)
+        verification = hook_type.request_class.verification
+        if verification is None or "GET" not in hook_type.methods:
+            raise ValueError(f"Okta sends no verification GET to a {hook_type.slug} hook")
+        route = self.route(hook_type, path)
+        if challenge is None:
+            challenge = secrets.token_urlsafe(24)
+        all_headers = {"Accept": JSON, verification.header: challenge}
+        if authenticated:
+            all_headers.update(self.auth_headers(route))
+        all_headers.update(headers or {})
+        response = self.test_client.get(
+            route.rule,
+            headers={name: value for name, value in all_headers.items() if value != ""},
+        )
+        return HookResult(hook_type, route, None, response, method="GET", challenge=challenge)
+
+    def deliver(
+        self,
+        *events: Mapping[str, Any] | str,
+        path: str | None = None,
+        wait: bool = True,
+        timeout: float = DRAIN_TIMEOUT,
+        authenticated: bool = True,
+        headers: Mapping[str, str] | None = None,
+        **factory_kwargs: Any,
+    ) -> HookResult:
+        """POST one event hook delivery carrying ``events`` and wait for its handlers.
+
+        Events are in wire format (see :func:`~.payloads.log_event`) or bare event types;
+        without any, the shipped batch is sent. ``factory_kwargs`` go to
+        :func:`~.payloads.event_hook_request` (``event_id``, ``overrides`` ...). Handlers
+        run after the 204 on background threads: with ``wait`` (the default) this returns
+        once they are done, as :meth:`drain` does. ``wait=False`` returns at the 204.
+
+        Example::
+
+            result = okta_client.deliver(log_event("user.lifecycle.deactivate", uuid="u-1"))
+            assert_events_accepted(result)
+            assert directory.is_disabled("ada@example.com")     # the handler has run
+        """
+        if events:
+            factory_kwargs["events"] = list(events)
+        result = self.post(
+            EVENTS, path=path, authenticated=authenticated, headers=headers, **factory_kwargs
+        )
+        if wait:
+            self.drain(timeout)
+        return result
+
+    def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Wait until the app has handled every event it took on.
+
+        Event handlers run after the answer, on background threads; call this before
+        checking what they did. Raises :class:`AssertionError` when some are still
+        running after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        blueprints = {
+            id(blueprint): blueprint
+            for blueprint in self.app.blueprints.values()
+            if isinstance(blueprint, OktaHooks)
+        }
+        for blueprint in blueprints.values():
+            if not blueprint.drain(self.app, max(0.0, deadline - time.monotonic())):
+                raise AssertionError(f"event handlers still running after {timeout:g} s")
+
+
+def verified_type(hook: str | HookType | None = None) -> HookType:
+    """The hook type ``hook`` names, or else the one hook type Okta verifies with a GET."""
+    if hook is not None:
+        return hook_type_named(hook)
+    verified = [t for t in HOOK_TYPES if t.request_class.verification is not None]
+    if len(verified) != 1:
+        raise TypeError("name the hook type whose verification GET is meant: hook=...")
+    return verified[0]

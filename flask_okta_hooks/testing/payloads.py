@@ -11,6 +11,7 @@ Example::
     token_request(access_claims={"tier": "silver"}, drop=("identity",))
     registration_request(flow="progressive", profile_update={"department": "R&D"})
     telephony_request(otp_code="000111", overrides={"data.messageProfile.locale": "FR-FR"})
+    event_hook_request(events=[log_event("user.lifecycle.suspend", uuid="e-1")])
     make_request("token", login="ada@example.com")    # a TokenHookRequest, no HTTP
 """
 
@@ -18,13 +19,16 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid as uuids
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any, Final, Literal, overload
 
 from ..hook_types import HOOK_TYPES, HookType
+from ..hooks.events import EventHookRequest, OutcomeResult
 from ..hooks.password_import import PasswordImportHookRequest
 from ..hooks.registration import RegistrationFlow, RegistrationHookRequest
 from ..hooks.saml import SamlHookRequest
@@ -440,6 +444,90 @@ def telephony_request(
     return _finish(payload, drop, overrides)  # type: ignore[no-any-return]
 
 
+def log_event(
+    event_type: str | None = None,
+    *,
+    uuid: str | None = None,
+    published: str | datetime | None = None,
+    outcome: OutcomeResult | str | Mapping[str, Any] | None = None,
+    actor: Mapping[str, Any] | None = None,
+    targets: Sequence[Mapping[str, Any]] | None = None,
+    drop: Iterable[Path] = (),
+    overrides: Overrides | None = None,
+    **members: Any,
+) -> dict[str, Any]:
+    """One System Log event (a ``LogEvent``), to put in :func:`event_hook_request`.
+
+    It starts from the first event of the shipped delivery: an admin deactivating a user.
+    ``uuid`` is new on every call unless given, so events built apart are distinct
+    events; give two events one ``uuid`` to send the same event twice, as Okta may
+    (``drop=("uuid",)`` sends one without).
+    ``published`` takes text or an aware ``datetime``; ``outcome`` a result
+    (``"SUCCESS"``, ``OutcomeResult.FAILURE`` ...) or the whole ``outcome`` object;
+    ``actor`` replaces the actor and ``targets`` the ``target`` list. ``members`` set
+    other top-level members by their Okta name (:data:`DROP` removes one); ``drop`` and
+    ``overrides`` take paths from the event's root.
+
+    Example::
+
+        log_event("user.import.password", outcome="SUCCESS",
+                  targets=[{"id": "00u1abc", "type": "User", "alternateId": "ada@example.com"}])
+        log_event(uuid="same-event", severity="WARN", debugContext=DROP)
+    """
+    event: dict[str, Any] = load_sample("events")["data"]["events"][0]
+    if event_type is not None:
+        event["eventType"] = event_type
+    event["uuid"] = str(uuids.uuid4()) if uuid is None else uuid
+    if isinstance(published, datetime):
+        if published.tzinfo is None:
+            raise ValueError("published is an aware datetime: Okta sends UTC times")
+        stamp = published.astimezone(UTC).isoformat(timespec="milliseconds")
+        event["published"] = stamp.replace("+00:00", "Z")
+    elif published is not None:
+        event["published"] = published
+    if isinstance(outcome, Mapping):
+        event["outcome"] = copy.deepcopy(dict(outcome))
+    elif outcome is not None:
+        event["outcome"] = {"result": str(outcome), "reason": None}
+    if actor is not None:
+        event["actor"] = copy.deepcopy(dict(actor))
+    if targets is not None:
+        event["target"] = [copy.deepcopy(dict(target)) for target in targets]
+    _merge(event, members)
+    for path in drop:
+        set_path(event, path, DROP)
+    return apply_overrides(event, overrides)
+
+
+def event_hook_request(
+    events: Sequence[Mapping[str, Any] | str] | None = None,
+    *,
+    event_id: str | None = None,
+    drop: Iterable[Path] = (),
+    overrides: Overrides | None = None,
+) -> dict[str, Any]:
+    """An event hook delivery: a batch of System Log events.
+
+    Without ``events`` it carries the shipped batch (a user deactivated, an admin's
+    sign-in). ``events`` are events in wire format, e.g. from :func:`log_event`; an event
+    type alone stands for ``log_event(event_type)``. ``event_id`` is the delivery's id.
+
+    Example::
+
+        event_hook_request(events=[log_event("user.lifecycle.suspend"), "user.session.end"])
+        event_hook_request(events=[])                 # an empty batch, acknowledged
+    """
+    payload = load_sample("events")
+    if events is not None:
+        payload["data"]["events"] = [
+            log_event(event) if isinstance(event, str) else copy.deepcopy(dict(event))
+            for event in events
+        ]
+    if event_id is not None:
+        payload["eventId"] = event_id
+    return _finish(payload, drop, overrides)  # type: ignore[no-any-return]
+
+
 def generic_request(
     slug: str, *, drop: Iterable[Path] = (), overrides: Overrides | None = None
 ) -> dict[str, Any]:
@@ -491,6 +579,7 @@ FACTORIES: Mapping[str, PayloadFactory] = {
             "voice": {"delivery_channel": "voice call", "drop": ("messageProfile.msgTemplate",)},
         },
     ),
+    "events": PayloadFactory(event_hook_request),
 }
 
 
@@ -543,6 +632,10 @@ def make_request(
 def make_request(
     hook: Literal["telephony"], variant: str | None = ..., **kwargs: Any
 ) -> TelephonyHookRequest: ...
+@overload
+def make_request(
+    hook: Literal["events"], variant: str | None = ..., **kwargs: Any
+) -> EventHookRequest: ...
 @overload
 def make_request(hook: str | HookType, variant: str | None = ..., **kwargs: Any) -> HookRequest: ...
 
