@@ -62,6 +62,7 @@ from .hooks.user_import import (
     UserImportHookRequest,
     UserImportHookResponse,
 )
+from .redaction import RedactingFilter
 from .request import HookRequest, OktaSession, OktaUser, RequestInfo, UserProfile
 from .response import ErrorCause, HookResponse
 from .secret import Secret
@@ -97,6 +98,7 @@ __all__ = [
     "PasswordImportHookRequest",
     "PasswordImportHookResponse",
     "PasswordVerdict",
+    "RedactingFilter",
     "RegistrationFlow",
     "RegistrationHookRequest",
     "RegistrationHookResponse",

@@ -21,7 +21,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 from flask.sansio.scaffold import setupmethod
 
-from . import oauth
+from . import oauth, redaction
 from .auth import authenticate
 from .body import check_content_headers, parse_json, read_body
 from .config import DEFAULT_PREFIX, Settings, SettingsCache, apply_defaults
@@ -177,11 +177,13 @@ class OktaHooks(Blueprint):
         self.record(lambda state: self._add_route(state, endpoint))
 
     def register(self, app: App, options: dict[str, Any]) -> None:
-        """Apply and validate the configuration, then register the routes."""
+        """Apply and validate the configuration, then register the routes. Also puts the
+        :class:`~.redaction.RedactingFilter` on the extension's logger."""
         settings = apply_defaults(app.config, self.config_prefix)
         caches = app.extensions.setdefault(EXTENSION_KEY, {})
         caches[self.config_prefix] = SettingsCache(self.config_prefix, settings, app.config)
         oauth.install(app, self.config_prefix)
+        redaction.install()
         super().register(app, options)
 
     def _add_route(self, state: BlueprintSetupState, endpoint: Endpoint) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .redaction import remember_secrets
 
 logger = logging.getLogger("flask_okta_hooks")
 
@@ -349,6 +350,7 @@ def _build(raw: tuple[Any, ...], prefix: str) -> Settings:
         for s, value in zip(SETTINGS, raw, strict=True)
     }
     settings = Settings(**values)
+    remember_secrets(settings.secrets)
     if settings.auth == "header" and not settings.secrets:
         raise ConfigurationError(
             f"set {prefix}SECRETS to the value Okta sends in the {settings.auth_header} header "

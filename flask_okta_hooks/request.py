@@ -21,7 +21,7 @@ from marshmallow.exceptions import SCHEMA
 
 from .errors import InvalidEnvelope, InvalidPayload, WrongEventType
 from .fastload import SectionLoader, exactly, unsure
-from .secret import conceal
+from .secret import Secret, conceal
 
 
 class OktaSchema(Schema):
@@ -275,6 +275,9 @@ class HookRequest:
     #: (passwords, one-time codes). They are wrapped in a :class:`~.secret.Secret` inside
     #: the payload itself, so not even a logged :attr:`payload` reveals them.
     secret_paths: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: Paths below ``data`` of personal values that stay plain strings for the handler but
+    #: are masked in log records and refused in ``debugContext`` (a phone number).
+    masked_paths: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
         self.payload = payload
@@ -312,6 +315,23 @@ class HookRequest:
         if cls.requires_context and type(envelope["data"].get("context")) is not dict:
             raise InvalidEnvelope(fields=("data.context",))
         return cls(payload, envelope)
+
+    def masked_values(self) -> tuple[str, ...]:
+        """The clear text of the values at :attr:`secret_paths` and :attr:`masked_paths`.
+
+        Log records written while the call runs are masked for these values, and a
+        response may not carry them in ``debugContext`` or ``error``.
+        """
+        found: list[str] = []
+        for path in (*self.secret_paths, *self.masked_paths):
+            node: Any = self.data
+            for name in path:
+                node = node.get(name) if type(node) is dict else None
+            if type(node) is Secret:
+                found.append(node.reveal())
+            elif type(node) is str and node:
+                found.append(node)
+        return tuple(found)
 
     @property
     def context(self) -> dict[str, Any]:

@@ -172,6 +172,7 @@ class TelephonyHookRequest(HookRequest):
 
     event_type = TELEPHONY_EVENT
     secret_paths = (("messageProfile", "otpCode"), ("messageProfile", "msgTemplate"))
+    masked_paths = (("messageProfile", "phoneNumber"),)
     request_type: TelephonyRequestType | str | None
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
