@@ -8,13 +8,16 @@ checked against Okta's rules, before anything reaches Okta.
 from .blueprint import OktaHooks, render
 from .errors import (
     ConfigurationError,
+    DeadlineExceeded,
     HandlerResultError,
     HookRequestError,
     HookResponseError,
     OktaHooksError,
     ResponseRuleError,
+    TemporarilyUnavailable,
     Violation,
 )
+from .failure import Failure, FailurePolicy, Reason
 from .hook_types import HOOK_TYPES, FailureDirection, HookType
 from .hooks.password_import import (
     PasswordCredential,
@@ -73,10 +76,13 @@ __all__ = [
     "AssertionSection",
     "AttributeNameFormat",
     "ConfigurationError",
+    "DeadlineExceeded",
     "DeliveryChannel",
     "DeliveryStatus",
     "ErrorCause",
+    "Failure",
     "FailureDirection",
+    "FailurePolicy",
     "HandlerResultError",
     "HookRequest",
     "HookRequestError",
@@ -98,6 +104,7 @@ __all__ = [
     "PasswordImportHookRequest",
     "PasswordImportHookResponse",
     "PasswordVerdict",
+    "Reason",
     "RedactingFilter",
     "RegistrationFlow",
     "RegistrationHookRequest",
@@ -119,6 +126,7 @@ __all__ = [
     "TelephonyHookResponse",
     "TelephonyRequestType",
     "TelephonyUser",
+    "TemporarilyUnavailable",
     "Token",
     "TokenHookRequest",
     "TokenHookResponse",

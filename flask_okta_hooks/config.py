@@ -28,6 +28,11 @@ MIN_SECRET_BYTES = 16
 MAX_LEEWAY = 120
 #: Okta gives the whole call 3 s, so one key fetch may use at most a third of it.
 MAX_JWKS_TIMEOUT = 1.0
+#: Okta waits 3 s and that includes the internet path and TLS both ways; a handler's
+#: deadline above 2.5 s would leave the answer too little time to reach Okta.
+MAX_DEADLINE = 2.5
+#: Handlers slower than this are never trusted to run without the deadline's protection.
+MAX_INLINE_UNDER = 0.1
 _ISSUER_EXAMPLE = "https://{yourOktaDomain}/oauth2/default"
 
 
@@ -156,6 +161,34 @@ def _jwks_timeout(key: str, value: Any) -> float:
         raise ConfigurationError(
             f"{key} must be a number of seconds above 0 and at most {MAX_JWKS_TIMEOUT}: "
             f"Okta waits only 3 s for the whole call"
+        )
+    return float(value)
+
+
+def _deadline(key: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= MAX_DEADLINE
+    ):
+        raise ConfigurationError(
+            f"{key} must be a number of seconds above 0 and at most {MAX_DEADLINE}: "
+            f"Okta waits only 3 s for the whole call, network included"
+        )
+    return float(value)
+
+
+def _inline_under(key: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= MAX_INLINE_UNDER
+    ):
+        raise ConfigurationError(
+            f"{key} must be a number of seconds from 0 (every call on a worker thread) "
+            f"to {MAX_INLINE_UNDER}"
         )
     return float(value)
 
@@ -289,6 +322,28 @@ SETTINGS: tuple[Setting, ...] = (
         "strict when app.debug or app.testing is on.",
         _optional_bool,
     ),
+    Setting(
+        "DEADLINE",
+        2.0,
+        "Seconds a call may take, counted from its arrival; a handler still running then is "
+        "left to finish in the background and the call gets its failure outcome (at most 2.5).",
+        _deadline,
+    ),
+    Setting(
+        "WORKERS",
+        8,
+        "Worker threads that run handlers under the deadline, per app; read when the "
+        "blueprint is registered. When all are busy a call gets its failure outcome at once.",
+        _int_between(1, 1024),
+    ),
+    Setting(
+        "INLINE_UNDER",
+        0.02,
+        "A handler whose last 100 calls each took less than this many seconds runs on the "
+        "request thread, sparing the hand-off to a worker; any slower call sends it back "
+        "to the workers. 0 runs every call on a worker (at most 0.1).",
+        _inline_under,
+    ),
 )
 
 
@@ -327,6 +382,9 @@ class Settings:
     max_string: int
     validate_responses: bool
     strict: bool | None
+    deadline: float
+    workers: int
+    inline_under: float
     oauth: OAuthSettings | None = None
     """Filled in OAuth mode, so the verifier needs no ``None`` checks."""
 

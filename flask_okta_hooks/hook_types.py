@@ -2,14 +2,18 @@
 
 Everything that differs between Okta's hook types and is data lives in a row here: the
 default path, Okta's ``eventType``, the request and response classes (which carry the
-schemas and Okta's rules), whether an empty 204 is a valid answer, and which way Okta
-fails when the hook does not answer. Adding a hook type means one module and one row.
+schemas and Okta's rules), whether an empty 204 is a valid answer, which way Okta
+fails when the hook does not answer, whether Okta retries a failed call, and the failure
+outcomes an endpoint may choose instead of the safe one. Adding a hook type means one
+module and one row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
@@ -45,6 +49,12 @@ class HookType:
     okta_fails: FailureDirection
     """What Okta does on a timeout or an error status."""
     title: str
+    okta_retries: bool = True
+    """Whether Okta calls once more after a timeout or a 5xx (never for token and
+    telephony hooks); the ``"retry"`` failure policy exists only where it does."""
+    fallbacks: tuple[tuple[str, Callable[[Any], HookResponse | None]], ...] = ()
+    """Named failure outcomes an endpoint may choose with ``on_failure``, besides
+    ``"safe"`` (:meth:`HookResponse.safe_outcome`) and ``"retry"``."""
 
     @property
     def default_path(self) -> str:
@@ -59,6 +69,8 @@ TOKEN = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.OPEN,
     title="Token inline hook",
+    okta_retries=False,
+    fallbacks=(("deny", TokenHookResponse.deny_outcome),),
 )
 
 SAML = HookType(
@@ -69,6 +81,7 @@ SAML = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.OPEN,
     title="SAML assertion inline hook",
+    fallbacks=(("deny", SamlHookResponse.deny_outcome),),
 )
 
 REGISTRATION = HookType(
@@ -79,6 +92,7 @@ REGISTRATION = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.CLOSED,
     title="Registration inline hook",
+    fallbacks=(("allow", RegistrationHookResponse.allow_outcome),),
 )
 
 PASSWORD_IMPORT = HookType(
@@ -99,6 +113,7 @@ USER_IMPORT = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.OPEN,
     title="User import inline hook",
+    fallbacks=(("error", UserImportHookResponse.error_outcome),),
 )
 
 TELEPHONY = HookType(
@@ -109,6 +124,7 @@ TELEPHONY = HookType(
     empty_allowed=False,
     okta_fails=FailureDirection.OPEN,
     title="Telephony inline hook",
+    okta_retries=False,
 )
 
 HOOK_TYPES: tuple[HookType, ...] = (

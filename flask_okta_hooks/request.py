@@ -10,7 +10,9 @@ members are ignored, and the raw payload stays reachable as :attr:`HookRequest.p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -279,6 +281,9 @@ class HookRequest:
     #: are masked in log records and refused in ``debugContext`` (a phone number).
     masked_paths: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
+    _deadline: float = math.inf
+    _clock: Callable[[], float] = time.perf_counter
+
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
         self.payload = payload
         """The whole parsed body, including members this library does not type."""
@@ -332,6 +337,24 @@ class HookRequest:
             elif type(node) is str and node:
                 found.append(node)
         return tuple(found)
+
+    def time_left(self) -> float:
+        """Seconds left before this call's deadline (``OKTA_HOOKS_DEADLINE``); may be negative.
+
+        Give dependencies no more than this, so their timeout fires before the deadline::
+
+            timeout = max(0.05, min(1.0, call.time_left() - 0.1))
+            profile = crm.fetch(call.user.id, timeout=timeout)
+
+        Infinite for a request object built outside a hook endpoint.
+        """
+        return self._deadline - self._clock()
+
+    def set_deadline(self, deadline: float, clock: Callable[[], float]) -> None:
+        """Set the deadline as a reading of ``clock`` (monotonic seconds); the blueprint
+        calls this when the call arrives, tests may call it to try a handler's timing."""
+        self._deadline = deadline
+        self._clock = clock
 
     @property
     def context(self) -> dict[str, Any]:
