@@ -47,6 +47,7 @@ from .logs import log_call
 from .request import HookRequest
 from .response import HookResponse
 from .runner import HandlerRunner
+from .signals import send_answered, send_received
 
 EXTENSION_KEY = "okta_hooks"
 #: ``app.extensions`` key of the handler runners (worker pool and lanes), one per prefix.
@@ -248,6 +249,7 @@ class OktaHooks(Blueprint):
             payload = parse_json(read_body(environ, settings.max_body), settings)
             call = endpoint.hook_type.request_class.from_payload(payload)
             call.set_deadline(started + settings.deadline, self.clock)
+            send_received(app, endpoint.hook_type.slug, call.event_id)
             runner: HandlerRunner = app.extensions[RUNNERS_KEY][self.config_prefix]
             outcome = runner.run(app, endpoint, call, settings, render)
         except HookRequestError as exc:  # includes a section the handler read being malformed
@@ -258,6 +260,7 @@ class OktaHooks(Blueprint):
         slug = endpoint.hook_type.slug
         status = response.status_code
         log_call(slug, event_id, status, latency, outcome.failure, outcome.refusal)
+        send_answered(app, slug, event_id, status, latency, outcome.failure, outcome.refusal)
         return response
 
     @staticmethod
