@@ -113,7 +113,10 @@ class HandlerRunner:
         malformed section (a 400), and, in strict mode, the handler's own exception or
         :class:`~flask_okta_hooks.errors.DeadlineExceeded`.
         """
-        masked = mask_call_values(call.masked_values())
+        values = call.masked_values()
+        if not values:
+            return self._run(app, endpoint, call, settings, render)
+        masked = mask_call_values(values)
         try:
             return self._run(app, endpoint, call, settings, render)
         finally:
