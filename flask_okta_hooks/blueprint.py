@@ -72,7 +72,8 @@ class Endpoint:
     path: str
     name: str
     handler: Callable[[Any], HandlerResult]
-    policy: FailurePolicy
+    policy: FailurePolicy | None = None
+    """``None`` means the hook type's ``"safe"`` outcome."""
 
 
 class _BoundDecorator(Generic[Req, Resp]):

@@ -34,7 +34,7 @@ from flask import Flask, g
 from .config import Settings
 from .deadline import Clock, Job, WorkerPool
 from .errors import DeadlineExceeded, HookRequestError
-from .failure import Failure, Outcome, Reason, Render
+from .failure import Failure, FailurePolicy, Outcome, Reason, Render
 from .logs import log_late
 from .redaction import mask_call_values, unmask_call_values
 from .request import HookRequest
@@ -151,7 +151,8 @@ class HandlerRunner:
             if _strict(app, settings):
                 raise
             failure = Failure.of(exc)
-        return endpoint.policy.outcome(call, failure, render)
+        policy = endpoint.policy or FailurePolicy.resolve(endpoint.hook_type, None)
+        return policy.outcome(call, failure, render)
 
     def _run_inline(
         self,
