@@ -9,13 +9,16 @@ from .blueprint import OktaHooks, render
 from .dedupe import DedupeStore, MemoryDedupeStore
 from .errors import (
     ConfigurationError,
+    DeadlineExceeded,
     HandlerResultError,
     HookRequestError,
     HookResponseError,
     OktaHooksError,
     ResponseRuleError,
+    TemporarilyUnavailable,
     Violation,
 )
+from .failure import Failure, FailurePolicy, Reason
 from .hook_types import HOOK_TYPES, FailureDirection, HookType
 from .hooks.events import (
     EventHookRequest,
@@ -82,6 +85,7 @@ from .hooks.user_import import (
     UserImportHookRequest,
     UserImportHookResponse,
 )
+from .redaction import RedactingFilter
 from .request import HookRequest, OktaSession, OktaUser, RequestInfo, UserProfile
 from .response import ErrorCause, HookResponse
 from .secret import Secret
@@ -92,13 +96,16 @@ __all__ = [
     "AssertionSection",
     "AttributeNameFormat",
     "ConfigurationError",
+    "DeadlineExceeded",
     "DedupeStore",
     "DeliveryChannel",
     "DeliveryStatus",
     "ErrorCause",
     "EventHookRequest",
     "EventHookResponse",
+    "Failure",
     "FailureDirection",
+    "FailurePolicy",
     "GeographicalContext",
     "Geolocation",
     "HandlerResultError",
@@ -134,6 +141,8 @@ __all__ = [
     "PasswordImportHookRequest",
     "PasswordImportHookResponse",
     "PasswordVerdict",
+    "Reason",
+    "RedactingFilter",
     "RegistrationFlow",
     "RegistrationHookRequest",
     "RegistrationHookResponse",
@@ -155,6 +164,7 @@ __all__ = [
     "TelephonyHookResponse",
     "TelephonyRequestType",
     "TelephonyUser",
+    "TemporarilyUnavailable",
     "Token",
     "TokenHookRequest",
     "TokenHookResponse",

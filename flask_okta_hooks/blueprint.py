@@ -3,13 +3,14 @@
 A call goes through fixed steps, in this order: method, authentication (on the raw
 header, before the body is read), content headers, bounded read, strict JSON parse,
 envelope and ``eventType`` check, handler, Okta's rules, serialisation. A GET, which only
-event hooks answer (Okta's verification), is answered right after authentication. Every
-status code is chosen here, in :meth:`OktaHooks._serve`.
+event hooks answer (Okta's verification), is answered right after authentication. The
+handler and the checks of its result run under the call's deadline (:mod:`.runner`); when
+the handler fails, the endpoint's failure policy chooses the answer (:mod:`.failure`).
+Every status code is chosen here, in :meth:`OktaHooks._serve` and :meth:`OktaHooks._respond`.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -22,7 +23,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 from flask.sansio.scaffold import setupmethod
 
-from . import delivery, oauth
+from . import delivery, oauth, redaction
 from .auth import authenticate
 from .body import check_content_headers, parse_json, read_body
 from .config import (
@@ -34,6 +35,7 @@ from .config import (
     require_header_secret,
 )
 from .constants import MAX_RESPONSE_BYTES
+from .deadline import Clock
 from .errors import (
     HandlerResultError,
     HookRequestError,
@@ -41,6 +43,7 @@ from .errors import (
     ResponseRuleError,
     Violation,
 )
+from .failure import FailurePolicy, Fallback, Outcome
 from .hook_types import PASSWORD_IMPORT, REGISTRATION, SAML, TELEPHONY, TOKEN, USER_IMPORT, HookType
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
@@ -48,27 +51,36 @@ from .hooks.saml import SamlHookRequest, SamlHookResponse
 from .hooks.telephony import TelephonyHookRequest, TelephonyHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .hooks.user_import import UserImportHookRequest, UserImportHookResponse
+from .logs import log_call
 from .request import HookRequest
 from .response import HookResponse
+from .runner import HandlerRunner
+from .signals import send_answered, send_received
 
-logger = logging.getLogger("flask_okta_hooks")
-
+#: ``app.extensions`` key of the handler runners (worker pool and lanes), one per prefix.
+RUNNERS_KEY = "okta_hooks_runners"
 _ENDPOINT_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 Req = TypeVar("Req", bound=HookRequest)
 Resp = TypeVar("Resp", bound=HookResponse)
 #: What a handler may return: its hook type's response, a body in wire format, or None.
 HandlerResult = HookResponse | Mapping[str, Any] | None
+#: An endpoint's failure policy: a name (``"safe"``, ``"retry"``, ``"deny"`` ...) or a
+#: callable ``(call) -> response | None``; see :mod:`flask_okta_hooks.failure`.
+OnFailure = str | Fallback | None
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One mounted handler: its hook type, path below the prefix and endpoint name."""
+    """One mounted handler: its hook type, path below the prefix, endpoint name and
+    failure policy."""
 
     hook_type: HookType
     path: str
     name: str
     handler: Callable[[Any], HandlerResult]
+    policy: FailurePolicy | None = None
+    """``None`` means the hook type's ``"safe"`` outcome."""
 
 
 class _BoundDecorator(Generic[Req, Resp]):
@@ -83,19 +95,23 @@ class _BoundDecorator(Generic[Req, Resp]):
 
     @overload
     def __call__(
-        self, path: str | None = None, /
+        self,
+        path: str | None = None,
+        /,
+        *,
+        on_failure: str | Callable[[Req], Resp | Mapping[str, Any] | None] | None = None,
     ) -> Callable[
         [Callable[[Req], Resp | Mapping[str, Any] | None]],
         Callable[[Req], Resp | Mapping[str, Any] | None],
     ]: ...
 
-    def __call__(self, arg: Any = None, /) -> Any:
+    def __call__(self, arg: Any = None, /, *, on_failure: OnFailure = None) -> Any:
         if callable(arg):
             self._blueprint.mount(self._hook_type, arg)
             return arg
 
         def register(handler: Any) -> Any:
-            self._blueprint.mount(self._hook_type, handler, arg)
+            self._blueprint.mount(self._hook_type, handler, arg, on_failure=on_failure)
             return handler
 
         return register
@@ -105,7 +121,8 @@ class HookDecorator(Generic[Req, Resp]):
     """The decorator of one hook type, typed with its request and response classes.
 
     ``@hooks.token`` mounts the handler at the type's default path; ``@hooks.token("/x")``
-    at ``/x`` below the blueprint's prefix (for a second hook of the same type).
+    at ``/x`` below the blueprint's prefix (for a second hook of the same type), and
+    ``@hooks.token(on_failure="deny")`` with a failure policy other than ``"safe"``.
     """
 
     def __init__(self, hook_type: HookType) -> None:
@@ -136,7 +153,9 @@ class OktaHooks(Blueprint):
         app.register_blueprint(hooks)  # POST /okta/hooks/token; GET, POST /okta/hooks/events
 
     Configuration is read from ``app.config`` keys starting with ``config_prefix``; give a
-    second blueprint its own prefix to configure it separately.
+    second blueprint its own prefix to configure it separately. ``clock`` (monotonic
+    seconds, :func:`time.perf_counter` by default) times deadlines and latencies; tests
+    may pass their own.
     """
 
     token = HookDecorator[TokenHookRequest, TokenHookResponse](TOKEN)
@@ -156,10 +175,12 @@ class OktaHooks(Blueprint):
         *,
         url_prefix: str | None = "/okta/hooks",
         config_prefix: str = DEFAULT_PREFIX,
+        clock: Clock = time.perf_counter,
         **kwargs: Any,
     ) -> None:
         super().__init__(name, import_name, url_prefix=url_prefix, **kwargs)
         self.config_prefix = config_prefix
+        self.clock = clock
         self.endpoints: dict[str, Endpoint] = {}
         """The mounted handlers by path below the prefix."""
 
@@ -169,10 +190,17 @@ class OktaHooks(Blueprint):
         hook_type: HookType,
         handler: Callable[[Any], HandlerResult],
         path: str | None = None,
+        *,
+        on_failure: OnFailure = None,
     ) -> None:
         """Serve ``hook_type`` with ``handler`` at ``path`` (default: the type's own path).
 
-        The decorators call this; call it directly to mount handlers from a table.
+        ``on_failure`` names the failure policy or gives a callable ``(call) -> response |
+        None`` (see :mod:`flask_okta_hooks.failure`); a name the hook type does not offer
+        is a :class:`ValueError` here, not at the first failure. The decorators call this;
+        call it directly to mount handlers from a table::
+
+            hooks.mount(TOKEN, gate, "/token/gate", on_failure="deny")
         """
         path = hook_type.default_path if path is None else path
         if not path.startswith("/"):
@@ -184,18 +212,25 @@ class OktaHooks(Blueprint):
                 f"e.g. @hooks.{hook_type.slug.replace('-', '_')}('{path}/partners')"
             )
         name = _ENDPOINT_CHARS.sub("_", path.strip("/")) or hook_type.slug
-        endpoint = Endpoint(hook_type, path, name, handler)
+        policy = FailurePolicy.resolve(hook_type, on_failure)
+        endpoint = Endpoint(hook_type, path, name, handler, policy)
         self.endpoints[path] = endpoint
         self.record(lambda state: self._add_route(state, endpoint))
 
     def register(self, app: App, options: dict[str, Any]) -> None:
-        """Apply and validate the configuration, then register the routes."""
+        """Apply and validate the configuration, make the worker pool, then register the
+        routes. Also puts the :class:`~.redaction.RedactingFilter` on the extension's logger.
+        """
         settings = apply_defaults(app.config, self.config_prefix)
         header_only = [path for path, e in self.endpoints.items() if not e.hook_type.bearer_auth]
         require_header_secret(settings, self.config_prefix, header_only)
         caches = app.extensions.setdefault(EXTENSION_KEY, {})
         caches[self.config_prefix] = SettingsCache(self.config_prefix, settings, app.config)
+        runners = app.extensions.setdefault(RUNNERS_KEY, {})
+        if self.config_prefix not in runners:
+            runners[self.config_prefix] = HandlerRunner(settings.workers, self.clock)
         oauth.install(app, self.config_prefix)
+        redaction.install()
         super().register(app, options)
 
     def drain(self, app: App, timeout: float | None = None) -> bool:
@@ -229,7 +264,8 @@ class OktaHooks(Blueprint):
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         settings: Settings = app.extensions[EXTENSION_KEY][self.config_prefix].get(app.config)
         environ = request.environ
-        started = time.perf_counter()
+        started = self.clock()
+        call: HookRequest | None = None
         try:
             method = environ["REQUEST_METHOD"]
             if method not in endpoint.hook_type.methods:
@@ -246,23 +282,28 @@ class OktaHooks(Blueprint):
             check_content_headers(environ)
             payload = parse_json(read_body(environ, settings.max_body), settings)
             call = endpoint.hook_type.request_class.from_payload(payload)
-        except HookRequestError as exc:
-            return error_response(app, exc)
-        strict = settings.strict if settings.strict is not None else app.debug or app.testing
-        hook_type = endpoint.hook_type
-        try:
-            body = render(hook_type, call, endpoint.handler(call), settings.validate_responses)
-        except HookRequestError as exc:  # a section the handler read is malformed
-            return error_response(app, exc)
-        except Exception as exc:
-            if strict:
-                raise
-            _log_failure(hook_type, call, exc, started)
-            fallback = hook_type.response_class.safe_outcome(call)
-            body = None if fallback is None else orjson.dumps(fallback.to_dict())
-        if body is None:
+            call.set_deadline(started + settings.deadline, self.clock)
+            send_received(app, endpoint.hook_type.slug, call.event_id)
+            runner: HandlerRunner = app.extensions[RUNNERS_KEY][self.config_prefix]
+            outcome = runner.run(app, endpoint, call, settings, render)
+        except HookRequestError as exc:  # includes a section the handler read being malformed
+            outcome = Outcome(None, refusal=exc)
+        response = self._respond(app, outcome)
+        latency = self.clock() - started
+        event_id = None if call is None else call.event_id
+        slug = endpoint.hook_type.slug
+        status = response.status_code
+        log_call(slug, event_id, status, latency, outcome.failure, outcome.refusal)
+        send_answered(app, slug, event_id, status, latency, outcome.failure, outcome.refusal)
+        return response
+
+    @staticmethod
+    def _respond(app: Flask, outcome: Outcome) -> Response:
+        if outcome.refusal is not None:
+            return error_response(app, outcome.refusal)
+        if outcome.body is None:
             return app.response_class(status=204)
-        return app.response_class(body, status=200, mimetype="application/json")
+        return app.response_class(outcome.body, status=200, mimetype="application/json")
 
 
 def render(
@@ -327,20 +368,3 @@ def error_response(app: Flask, exc: HookRequestError) -> Response:
     if isinstance(exc, MethodNotAllowed):
         response.headers["Allow"] = ", ".join(exc.allowed)
     return response
-
-
-def _log_failure(hook_type: HookType, call: HookRequest, exc: Exception, started: float) -> None:
-    if isinstance(exc, ResponseRuleError):
-        reason = "rule_violation:" + ",".join(exc.rules)
-    elif isinstance(exc, HandlerResultError):
-        reason = "unusable_result"
-    else:
-        reason = "handler_error:" + type(exc).__name__
-    # Only fixed fields: the exception text could quote request data or secrets.
-    logger.error(
-        "okta hook answered with its safe outcome: hook=%s event_id=%r reason=%s latency_ms=%.1f",
-        hook_type.slug,
-        call.event_id,
-        reason,
-        (time.perf_counter() - started) * 1000,
-    )

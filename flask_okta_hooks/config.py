@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from .dedupe import DedupeStore
 from .errors import ConfigurationError
+from .redaction import remember_secrets
 
 logger = logging.getLogger("flask_okta_hooks")
 
@@ -30,6 +31,11 @@ MIN_SECRET_BYTES = 16
 MAX_LEEWAY = 120
 #: Okta gives the whole call 3 s, so one key fetch may use at most a third of it.
 MAX_JWKS_TIMEOUT = 1.0
+#: Okta waits 3 s and that includes the internet path and TLS both ways; a handler's
+#: deadline above 2.5 s would leave the answer too little time to reach Okta.
+MAX_DEADLINE = 2.5
+#: Handlers slower than this are never trusted to run without the deadline's protection.
+MAX_INLINE_UNDER = 0.1
 _ISSUER_EXAMPLE = "https://{yourOktaDomain}/oauth2/default"
 
 
@@ -183,6 +189,34 @@ def _dedupe(key: str, value: Any) -> DedupeStore | str | None:
         f"{key} must be 'memory', None, or an object with claim(event_id) -> bool and "
         f"release(event_id) methods (see flask_okta_hooks.DedupeStore)"
     )
+
+
+def _deadline(key: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= MAX_DEADLINE
+    ):
+        raise ConfigurationError(
+            f"{key} must be a number of seconds above 0 and at most {MAX_DEADLINE}: "
+            f"Okta waits only 3 s for the whole call, network included"
+        )
+    return float(value)
+
+
+def _inline_under(key: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= MAX_INLINE_UNDER
+    ):
+        raise ConfigurationError(
+            f"{key} must be a number of seconds from 0 (every call on a worker thread) "
+            f"to {MAX_INLINE_UNDER}"
+        )
+    return float(value)
 
 
 def _secrets(key: str, value: Any) -> tuple[bytes, ...]:
@@ -349,6 +383,28 @@ SETTINGS: tuple[Setting, ...] = (
         "handled; read when the blueprint is registered.",
         _seconds(300.0),
     ),
+    Setting(
+        "DEADLINE",
+        2.0,
+        "Seconds a call may take, counted from its arrival; a handler still running then is "
+        "left to finish in the background and the call gets its failure outcome (at most 2.5).",
+        _deadline,
+    ),
+    Setting(
+        "WORKERS",
+        8,
+        "Worker threads that run handlers under the deadline, per app; read when the "
+        "blueprint is registered. When all are busy a call gets its failure outcome at once.",
+        _int_between(1, 1024),
+    ),
+    Setting(
+        "INLINE_UNDER",
+        0.02,
+        "A handler whose last 100 calls each took less than this many seconds runs on the "
+        "request thread, sparing the hand-off to a worker; any slower call sends it back "
+        "to the workers. 0 runs every call on a worker (at most 0.1).",
+        _inline_under,
+    ),
 )
 
 
@@ -392,6 +448,9 @@ class Settings:
     events_workers: int
     events_queue: int
     events_exit_wait: float
+    deadline: float
+    workers: int
+    inline_under: float
     oauth: OAuthSettings | None = None
     """Filled in OAuth mode, so the verifier needs no ``None`` checks."""
 
@@ -415,6 +474,7 @@ def _build(raw: tuple[Any, ...], prefix: str) -> Settings:
         for s, value in zip(SETTINGS, raw, strict=True)
     }
     settings = Settings(**values)
+    remember_secrets(settings.secrets)
     if settings.auth == "header" and not settings.secrets:
         raise ConfigurationError(
             f"set {prefix}SECRETS to the value Okta sends in the {settings.auth_header} header "

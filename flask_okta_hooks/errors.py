@@ -67,6 +67,16 @@ class JwksUnavailable(HookRequestError):
     message = "The keys that verify the request's token cannot be fetched right now."
 
 
+class TemporarilyUnavailable(HookRequestError):
+    """The handler could not answer in time because of a passing fault (a slow dependency,
+    a full worker pool); sent only where the endpoint's failure policy is ``"retry"``, so
+    that Okta calls once more."""
+
+    status = 503
+    code = "temporarily_unavailable"
+    message = "The hook cannot answer right now; the call may be retried."
+
+
 class MethodNotAllowed(HookRequestError):
     """The endpoint does not answer this method; ``allowed`` goes into the ``Allow`` header."""
 
@@ -212,3 +222,15 @@ class ResponseRuleError(HookResponseError, ValueError):
 
 class HandlerResultError(HookResponseError, TypeError):
     """A handler returned something that is not a response this hook type accepts."""
+
+
+class DeadlineExceeded(HookResponseError):
+    """The handler was still running at the call's deadline (``OKTA_HOOKS_DEADLINE``).
+
+    Raised to the developer in strict mode only; otherwise the call gets its failure
+    outcome and the handler finishes in the background.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        super().__init__(f"the handler was still running at the {deadline:g} s deadline")

@@ -3,15 +3,18 @@
 Everything that differs between Okta's hook types and is data lives in a row here: the
 default path, Okta's ``eventType``, the request and response classes (which carry the
 schemas and Okta's rules), whether an empty 204 is a valid answer, which way Okta fails
-when the hook does not answer, which HTTP methods the endpoint answers, whether Okta
-can authenticate with OAuth 2.0 and where an admin registers the URL. Adding a hook type
-means one module and one row.
+when the hook does not answer, whether Okta retries a failed call, the failure outcomes
+an endpoint may choose instead of the safe one, which HTTP methods the endpoint answers,
+whether Okta can authenticate with OAuth 2.0 and where an admin registers the URL.
+Adding a hook type means one module and one row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from .hooks.events import EventHookRequest, EventHookResponse
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
@@ -57,6 +60,12 @@ class HookType:
     Types that cannot are authenticated with the shared header secret in every mode."""
     admin_page: str = "Workflow > Inline Hooks"
     """Where in Okta's Admin Console the endpoint's URL is registered."""
+    okta_retries: bool = True
+    """Whether Okta calls once more after a timeout or a 5xx (never for token and
+    telephony hooks); the ``"retry"`` failure policy exists only where it does."""
+    fallbacks: tuple[tuple[str, Callable[[Any], HookResponse | None]], ...] = ()
+    """Named failure outcomes an endpoint may choose with ``on_failure``, besides
+    ``"safe"`` (:meth:`HookResponse.safe_outcome`) and ``"retry"``."""
 
     @property
     def default_path(self) -> str:
@@ -71,6 +80,8 @@ TOKEN = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.OPEN,
     title="Token inline hook",
+    okta_retries=False,
+    fallbacks=(("deny", TokenHookResponse.deny_outcome),),
 )
 
 SAML = HookType(
@@ -81,6 +92,7 @@ SAML = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.OPEN,
     title="SAML assertion inline hook",
+    fallbacks=(("deny", SamlHookResponse.deny_outcome),),
 )
 
 REGISTRATION = HookType(
@@ -91,6 +103,7 @@ REGISTRATION = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.CLOSED,
     title="Registration inline hook",
+    fallbacks=(("allow", RegistrationHookResponse.allow_outcome),),
 )
 
 PASSWORD_IMPORT = HookType(
@@ -111,6 +124,7 @@ USER_IMPORT = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.OPEN,
     title="User import inline hook",
+    fallbacks=(("error", UserImportHookResponse.error_outcome),),
 )
 
 TELEPHONY = HookType(
@@ -121,6 +135,7 @@ TELEPHONY = HookType(
     empty_allowed=False,
     okta_fails=FailureDirection.OPEN,
     title="Telephony inline hook",
+    okta_retries=False,
 )
 
 EVENTS = HookType(

@@ -10,7 +10,9 @@ members are ignored, and the raw payload stays reachable as :attr:`HookRequest.p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -21,7 +23,7 @@ from marshmallow.exceptions import SCHEMA
 
 from .errors import InvalidEnvelope, InvalidPayload, MethodNotAllowed, WrongEventType
 from .fastload import SectionLoader, exactly, unsure
-from .secret import conceal
+from .secret import Secret, conceal
 
 
 class OktaSchema(Schema):
@@ -310,6 +312,12 @@ class HookRequest:
     #: How the endpoint answers Okta's verification GET; ``None`` for hook types Okta
     #: calls with POST only. A hook type with one lists GET in its table row.
     verification: ClassVar[Verification | None] = None
+    #: Paths below ``data`` of personal values that stay plain strings for the handler but
+    #: are masked in log records and refused in ``debugContext`` (a phone number).
+    masked_paths: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    _deadline: float = math.inf
+    _clock: Callable[[], float] = time.perf_counter
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:
         data: dict[str, Any] = envelope["data"]
@@ -358,6 +366,41 @@ class HookRequest:
         Inline hooks are POST only; event hooks answer Okta's one-time verification here.
         """
         raise MethodNotAllowed
+
+    def masked_values(self) -> tuple[str, ...]:
+        """The clear text of the values at :attr:`secret_paths` and :attr:`masked_paths`.
+
+        Log records written while the call runs are masked for these values, and a
+        response may not carry them in ``debugContext`` or ``error``.
+        """
+        found: list[str] = []
+        for path in (*self.secret_paths, *self.masked_paths):
+            node: Any = self.data
+            for name in path:
+                node = node.get(name) if type(node) is dict else None
+            if type(node) is Secret:
+                found.append(node.reveal())
+            elif type(node) is str and node:
+                found.append(node)
+        return tuple(found)
+
+    def time_left(self) -> float:
+        """Seconds left before this call's deadline (``OKTA_HOOKS_DEADLINE``); may be negative.
+
+        Give dependencies no more than this, so their timeout fires before the deadline::
+
+            timeout = max(0.05, min(1.0, call.time_left() - 0.1))
+            profile = crm.fetch(call.user.id, timeout=timeout)
+
+        Infinite for a request object built outside a hook endpoint.
+        """
+        return self._deadline - self._clock()
+
+    def set_deadline(self, deadline: float, clock: Callable[[], float]) -> None:
+        """Set the deadline as a reading of ``clock`` (monotonic seconds); the blueprint
+        calls this when the call arrives, tests may call it to try a handler's timing."""
+        self._deadline = deadline
+        self._clock = clock
 
     @property
     def context(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from .errors import ResponseRuleError, Violation
+from .redaction import contains_secret, looks_secret
 from .request import HookRequest
 
 #: Members Okta reads from a response body; anything else is a mistake.
@@ -29,6 +30,9 @@ _CAUSE_MEMBERS = {
 DEBUG_MAX_KEYS = 20
 DEBUG_MAX_KEY = 64
 DEBUG_MAX_VALUE = 256
+#: Request secrets shorter than this are not looked for inside ``error`` texts, where a
+#: short value would match ordinary words.
+MIN_SECRET_IN_TEXT = 6
 
 Scalar = str | int | float | bool | None
 
@@ -105,7 +109,7 @@ class HookResponse:
             error["errorSummary"] = summary
         if causes:
             error["errorCauses"] = [cause.to_dict() for cause in causes]
-        self._raise_if(_check_error(error, "error"))
+        self._raise_if(_check_error(error, "error", self._request.masked_values()))
         self._error = error
         return self
 
@@ -113,10 +117,12 @@ class HookResponse:
         """Add ``debugContext`` entries, which Okta copies into its System Log.
 
         Only small scalar values are accepted (a decision code, a version, a latency);
-        never put personal data or secrets here.
+        never put personal data or secrets here: a value equal to a configured secret or
+        to a secret of the request, or one that looks like a bearer token, is refused.
         """
         merged = {**self._debug, **values}
-        self._raise_if(_check_debug_context(merged, "debugContext"))
+        secrets = self._request.masked_values()
+        self._raise_if(_check_debug_context(merged, "debugContext", secrets))
         self._raise_if(check_finite(merged, "debugContext"))
         self._debug = merged
         return self
@@ -192,10 +198,12 @@ class HookResponse:
                 )
             else:
                 violations += cls._check_command(request, command, where)
-        if "error" in body:
-            violations += _check_error(body["error"], "error")
-        if "debugContext" in body:
-            violations += _check_debug_context(body["debugContext"], "debugContext")
+        if "error" in body or "debugContext" in body:
+            secrets = request.masked_values()
+            if "error" in body:
+                violations += _check_error(body["error"], "error", secrets)
+            if "debugContext" in body:
+                violations += _check_debug_context(body["debugContext"], "debugContext", secrets)
         return violations + check_finite(body, "") + cls._check_body(request, body)
 
     @classmethod
@@ -228,8 +236,17 @@ class HookResponse:
         """
         return None
 
+    @classmethod
+    def fallback_violations(cls, request: HookRequest, body: dict[str, Any]) -> list[Violation]:
+        """Why ``body`` may not be sent in place of a failed handler's answer.
 
-def _check_error(error: Any, where: str) -> list[Violation]:
+        A failure policy's answer must never grant what only a working handler may grant
+        (a password import's ``VERIFIED``); subclasses name such bodies here.
+        """
+        return []
+
+
+def _check_error(error: Any, where: str, secrets: tuple[str, ...] = ()) -> list[Violation]:
     def bad(message: str) -> list[Violation]:
         return [Violation("error_shape", where, message)]
 
@@ -247,10 +264,21 @@ def _check_error(error: Any, where: str) -> list[Violation]:
             return bad(f"an error cause is an object with members among {list(_CAUSE_MEMBERS)}")
         if any(type(value) is not str for value in cause.values()):
             return bad("the members of an error cause are strings")
+    texts = [error.get("errorSummary", ""), *(v for cause in causes for v in cause.values())]
+    long_secrets = [secret for secret in secrets if len(secret) >= MIN_SECRET_IN_TEXT]
+    if any(contains_secret(text, long_secrets) for text in texts if text):
+        return [
+            Violation(
+                "secret_in_error",
+                where,
+                "error texts reach users, clients and Okta's System Log: they must not "
+                "hold a secret or a credential",
+            )
+        ]
     return []
 
 
-def _check_debug_context(debug: Any, where: str) -> list[Violation]:
+def _check_debug_context(debug: Any, where: str, secrets: tuple[str, ...] = ()) -> list[Violation]:
     def bad(message: str) -> list[Violation]:
         return [Violation("debug_context", where, message)]
 
@@ -265,6 +293,16 @@ def _check_debug_context(debug: Any, where: str) -> list[Violation]:
             return bad("debugContext values are strings, numbers, booleans or null")
         if isinstance(value, str) and len(value) > DEBUG_MAX_VALUE:
             return bad(f"debugContext strings are at most {DEBUG_MAX_VALUE} characters")
+        if isinstance(value, str) and (value in secrets or looks_secret(value)):
+            # The message never quotes the value: it is the secret.
+            return [
+                Violation(
+                    "secret_in_debug_context",
+                    f"{where}.{key}",
+                    "Okta copies debugContext into its System Log: no secrets, "
+                    "credentials or bearer tokens",
+                )
+            ]
     return []
 
 

@@ -246,7 +246,8 @@ def test_simulate_shows_the_safe_outcome_and_why() -> None:
 
     assert result.exit_code == 0, result.output
     assert "The telephony service could not send the code." in result.output
-    assert "Note: log: okta hook answered with its safe outcome" in result.output
+    assert "Note: log: okta hook call: hook=telephony" in result.output
+    assert "outcome=fallback" in result.output
     assert "reason=unusable_result" in result.output
 
 

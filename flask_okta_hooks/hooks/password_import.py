@@ -261,6 +261,20 @@ class PasswordImportHookResponse(HookResponse):
         return request.respond().unverified()
 
     @classmethod
+    def fallback_violations(cls, request: HookRequest, body: dict[str, Any]) -> list[Violation]:
+        """Only a handler that checked the password may accept it: a failure outcome that
+        carries anything but ``UNVERIFIED`` is refused."""
+        if _only_unverified(body.get("commands")):
+            return []
+        return [
+            Violation(
+                "verified_fallback",
+                "commands",
+                "a failure outcome never accepts a password: answer UNVERIFIED",
+            )
+        ]
+
+    @classmethod
     def safe_outcome(cls, request: HookRequest) -> PasswordImportHookResponse:
         """``UNVERIFIED``, sent explicitly: the sign-in fails now rather than after a timeout."""
         assert isinstance(request, PasswordImportHookRequest)

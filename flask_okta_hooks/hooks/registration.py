@@ -330,6 +330,12 @@ class RegistrationHookResponse(HookResponse):
         )
         return cls(request).error(SAFE_OUTCOME_MESSAGES[flow])
 
+    @classmethod
+    def allow_outcome(cls, request: HookRequest) -> None:
+        """An empty 204: the registration goes on without changes. The ``"allow"`` failure
+        policy, for deployments that prefer open sign-up to a denial when the hook fails."""
+        return None
+
 
 def _is_deny(command: Any) -> bool:
     return (

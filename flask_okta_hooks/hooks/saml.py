@@ -44,6 +44,10 @@ MAX_ATTRIBUTE_NAME = 1024
 AttributeValueInput = str | int | float | bool
 
 
+#: The ``errorSummary`` of the ``"deny"`` failure outcome; Okta shows it to the user.
+DENY_SUMMARY = "Sign-in to this application is not available right now. Please try again later."
+
+
 class AssertionSection(StrEnum):
     """The parts of the assertion a hook may change; the value is the patch path's root."""
 
@@ -473,6 +477,13 @@ class SamlHookResponse(HookResponse):
         for index, operation in enumerate(operations):
             violations += _check_operation(request, operation, f"{where}.value[{index}]")
         return violations
+
+    @classmethod
+    def deny_outcome(cls, request: HookRequest) -> SamlHookResponse:
+        """An ``error``: Okta sends no assertion and shows the summary to the user. The
+        ``"deny"`` failure policy, for SAML hooks that enforce a policy."""
+        assert isinstance(request, SamlHookRequest)
+        return request.respond().error(DENY_SUMMARY)
 
 
 def _xsi_type(value: AttributeValueInput) -> str:

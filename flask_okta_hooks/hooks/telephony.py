@@ -177,6 +177,7 @@ class TelephonyHookRequest(HookRequest):
         ("messageProfile", _MESSAGE.schema),
     )
     secret_paths = (("messageProfile", "otpCode"), ("messageProfile", "msgTemplate"))
+    masked_paths = (("messageProfile", "phoneNumber"),)
     request_type: TelephonyRequestType | str | None
 
     def __init__(self, payload: dict[str, Any], envelope: dict[str, Any]) -> None:

@@ -43,6 +43,11 @@ MAX_LIFETIME = 86_400
 MAX_CLAIM_NAME = 1024
 
 
+#: The ``errorSummary`` of the ``"deny"`` failure outcome. Okta hands it to the client as
+#: the OAuth ``error_description``, so it says nothing specific.
+DENY_SUMMARY = "The token cannot be issued right now."
+
+
 class Token(StrEnum):
     """The two tokens a token hook can change; the value is the request's ``data`` member."""
 
@@ -435,6 +440,13 @@ class TokenHookResponse(HookResponse):
         for index, operation in enumerate(operations):
             violations += _check_operation(request, token, operation, f"{where}.value[{index}]")
         return violations
+
+    @classmethod
+    def deny_outcome(cls, request: HookRequest) -> TokenHookResponse:
+        """An ``error``: Okta issues no token. The ``"deny"`` failure policy, for token
+        hooks that enforce a policy and must not let tokens through unchecked."""
+        assert isinstance(request, TokenHookRequest)
+        return request.respond().error(DENY_SUMMARY)
 
 
 def _claim_path(claim: ClaimPath) -> str:

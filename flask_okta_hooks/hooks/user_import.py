@@ -31,6 +31,9 @@ from ..request import HookRequest, OktaSchema, OpenEnum, StringTuple, UserProfil
 from ..request import UserProfileSchema as _UserProfileSchema
 from ..response import HookResponse, check_choice, check_profile
 
+#: The ``errorSummary`` of the ``"error"`` failure outcome, recorded in Okta's System Log.
+ERROR_SUMMARY = "The import hook could not process this user."
+
 
 class ImportResult(StrEnum):
     """What Okta does with the imported user (``action.result``)."""
@@ -440,6 +443,13 @@ class UserImportHookResponse(HookResponse):
     def safe_outcome(cls, request: HookRequest) -> None:
         """An empty 204: Okta goes on with its default action, as it would on a timeout."""
         return None
+
+    @classmethod
+    def error_outcome(cls, request: HookRequest) -> UserImportHookResponse:
+        """An ``error``, which Okta records as a failure in its System Log (what it then does
+        with the user is undocumented). The ``"error"`` failure policy."""
+        assert isinstance(request, UserImportHookRequest)
+        return request.respond().error(ERROR_SUMMARY)
 
 
 def _is_id(value: Any) -> bool:

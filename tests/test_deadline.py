@@ -1,0 +1,177 @@
+"""The worker pool that runs handlers under a deadline."""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from flask_okta_hooks import deadline
+from flask_okta_hooks.deadline import Job, WorkerPool
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def test_a_job_runs_on_a_worker_and_returns_its_result() -> None:
+    pool = WorkerPool(2)
+    job = Job(lambda: threading.current_thread().name)
+
+    assert pool.submit(job)
+    assert pool.wait(job, 1.0)
+    assert job.result.startswith("okta-hooks-worker-")
+    assert job.error is None
+
+
+def test_an_exception_is_kept_for_the_waiter() -> None:
+    pool = WorkerPool(1)
+    job = Job(lambda: 1 / 0)
+
+    pool.submit(job)
+
+    assert pool.wait(job, 1.0)
+    assert isinstance(job.error, ZeroDivisionError)
+
+
+def test_a_full_pool_refuses_at_once(release: threading.Event) -> None:
+    pool = WorkerPool(2)
+    for _ in range(2):
+        assert pool.submit(Job(lambda: release.wait(5)))
+
+    started = time.perf_counter()
+    assert not pool.submit(Job(lambda: None))
+    assert time.perf_counter() - started < 0.05
+    assert pool.busy == 2
+
+
+def test_an_abandoned_job_keeps_its_worker_then_reports_late() -> None:
+    pool = WorkerPool(1)
+    go = threading.Event()
+    late: list[Job] = []
+    job = Job(lambda: go.wait(5) and "done")
+    pool.submit(job)
+
+    assert not pool.wait(job, 0.05)
+    assert pool.abandon(job, late.append)
+    assert not pool.submit(Job(lambda: None))  # the abandoned job still holds the worker
+    go.set()
+    assert job._done.acquire(True, 1.0)
+    time.sleep(0.01)
+
+    assert late == [job]
+    assert job.result == "done"
+    assert pool.busy == 0
+    follow_up = Job(lambda: "next")
+    assert pool.submit(follow_up)
+    assert pool.wait(follow_up, 1.0)
+
+
+def test_abandoning_a_job_that_just_finished_keeps_its_result() -> None:
+    pool = WorkerPool(1)
+    job = Job(lambda: "quick")
+    pool.submit(job)
+    pool.wait(job, 1.0)
+
+    assert not pool.abandon(job, lambda job: None)
+    assert job.result == "quick"
+
+
+def test_a_zero_timeout_does_not_wait() -> None:
+    pool = WorkerPool(1)
+    job = Job(lambda: time.sleep(0.1))
+    pool.submit(job)
+
+    assert not pool.wait(job, 0)
+    assert not pool.wait(job, -1)
+    pool.wait(job, 1.0)
+
+
+def test_workers_start_on_use_and_are_bounded(release: threading.Event) -> None:
+    pool = WorkerPool(3)
+    assert pool.started == 0
+
+    for _ in range(5):
+        pool.submit(Job(lambda: release.wait(5)))
+
+    assert pool.started == 3
+
+
+def test_idle_workers_leave(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deadline, "IDLE_CHECK", 0.01)
+    monkeypatch.setattr(deadline, "IDLE_EXIT", 0.05)
+    pool = WorkerPool(2)
+    job = Job(lambda: None)
+    pool.submit(job)
+    pool.wait(job, 1.0)
+
+    for _ in range(200):
+        if pool.started == 0:
+            break
+        time.sleep(0.01)
+
+    assert pool.started == 0
+    again = Job(lambda: "back")
+    assert pool.submit(again)
+    assert pool.wait(again, 1.0)
+
+
+def test_workers_leave_once_their_pool_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deadline, "IDLE_CHECK", 0.01)
+    pool = WorkerPool(1, name="okta-hooks-gone")
+    job = Job(lambda: None)
+    pool.submit(job)
+    pool.wait(job, 1.0)
+    del pool, job
+    gc.collect()
+
+    for _ in range(200):
+        if not any(t.name.startswith("okta-hooks-gone") for t in threading.enumerate()):
+            break
+        time.sleep(0.01)
+
+    assert not any(t.name.startswith("okta-hooks-gone") for t in threading.enumerate())
+
+
+def test_a_forked_child_forgets_the_parents_workers() -> None:
+    pool = WorkerPool(1)
+    job = Job(lambda: None)
+    pool.submit(job)
+    pool.wait(job, 1.0)
+    assert pool.started == 1
+
+    pool._after_fork()  # what os.register_at_fork runs in the child
+
+    assert pool.started == 0
+    again = Job(lambda: "child")
+    assert pool.submit(again)
+    assert pool.wait(again, 1.0)
+
+
+def test_a_pool_has_at_least_one_worker() -> None:
+    with pytest.raises(ValueError, match="at least one worker"):
+        WorkerPool(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_real_fork_starts_fresh_workers() -> None:
+    pool = WorkerPool(1)
+    job = Job(lambda: None)
+    pool.submit(job)
+    pool.wait(job, 1.0)
+
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's worker thread does not exist here
+        child_job = Job(lambda: "child")
+        ok = pool.submit(child_job) and pool.wait(child_job, 2.0) and child_job.result == "child"
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
