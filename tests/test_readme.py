@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from flask_okta_hooks import OktaHooks
 from flask_okta_hooks.config import SETTINGS
 
-from .conftest import okta_headers, token_payload_sample
+from .conftest import build_app, okta_headers, token_payload_sample
 from .test_events import delivery, log_event
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -70,3 +71,28 @@ def test_the_configuration_table_lists_every_setting_with_its_default() -> None:
     assert list(rows) == [setting.name for setting in SETTINGS]
     for setting in SETTINGS:
         assert rows[setting.name] == repr(setting.default).replace("'", '"'), setting.name
+
+
+def test_the_failure_signal_example_counts_failures() -> None:
+    counted: list[tuple[str, str]] = []
+
+    class Counter:
+        def labels(self, hook_type: str, reason: str) -> Counter:
+            counted.append((hook_type, reason))
+            return self
+
+        def inc(self) -> None:
+            pass
+
+    hooks = OktaHooks()
+    hooks.token(lambda call: 1 / 0)
+    app = build_app(hooks, OKTA_HOOKS_STRICT=False)
+    namespace: dict[str, Any] = {"app": app, "FAILURES": Counter()}
+    exec(compile(python_block("Reliability and failure handling"), "README", "exec"), namespace)  # noqa: S102
+
+    response = app.test_client().post(
+        "/okta/hooks/token", json=token_payload_sample(), headers=okta_headers()
+    )
+
+    assert response.status_code == 204
+    assert counted == [("token", "handler_error")]
