@@ -10,6 +10,9 @@ never a 500 and never a traceback:
     would do on a timeout, answered at once. Token, SAML and user import: an empty 204;
     registration: a denial with a generic message; password import: ``UNVERIFIED``;
     telephony: an ``error``, so Okta sends the code through its own providers now.
+    Event hooks have no safe answer (:attr:`~flask_okta_hooks.HookResponse.failure_refusal`):
+    an endpoint that failed to take a delivery on answers ``503 events_not_accepted``,
+    so Okta sends it once more; strict mode does not raise there, the 503 hides nothing.
 ``"retry"``
     Hook types Okta retries once (all but token and telephony): a 503 when the failure
     is passing (deadline, a dependency's timeout, no free worker), so Okta calls again;
@@ -189,7 +192,7 @@ class FailurePolicy:
                     self.name,
                     Failure.of(exc),
                 )
-        return Outcome(safe_body(self.hook_type, call), failure)
+        return safe_outcome(self.hook_type, call, failure)
 
     def _fallback_body(self, call: HookRequest, render: Render) -> bytes | None:
         assert self._fallback is not None
@@ -206,7 +209,11 @@ class FailurePolicy:
         return render(self.hook_type, call, result, True)
 
 
-def safe_body(hook_type: HookType, call: HookRequest) -> bytes | None:
-    """The body of the hook type's safe outcome (``None``: an empty 204)."""
-    safe = hook_type.response_class.safe_outcome(call)
-    return None if safe is None else orjson.dumps(safe.to_dict())
+def safe_outcome(hook_type: HookType, call: HookRequest, failure: Failure) -> Outcome:
+    """The hook type's safe outcome after ``failure``: its refusal where it has one,
+    else the body of its safe response (``None``: an empty 204)."""
+    response_class = hook_type.response_class
+    if response_class.failure_refusal is not None:
+        return Outcome(None, failure, response_class.failure_refusal())
+    safe = response_class.safe_outcome(call)
+    return Outcome(None if safe is None else orjson.dumps(safe.to_dict()), failure)

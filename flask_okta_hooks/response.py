@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
-from .errors import ResponseRuleError, Violation
+from .errors import HookRequestError, ResponseRuleError, Violation
 from .redaction import contains_secret, looks_secret
 from .request import HookRequest
 
@@ -79,6 +79,11 @@ class HookResponse:
     empty_meaning: ClassVar[str] = "No change: Okta keeps its default outcome."
     #: Statuses this hook type's endpoint answers besides the common ones, and when.
     extra_statuses: ClassVar[Mapping[int, str]] = {}
+    #: The refusal a call gets when its handler fails, instead of :meth:`safe_outcome`.
+    #: ``None`` where a safe outcome exists (inline hooks: what Okta does on a timeout).
+    #: Set where the handler's job is to take the call on (event hooks): after a failure
+    #: no 2xx would be true, and the refusal, a 503, has Okta send the call once more.
+    failure_refusal: ClassVar[type[HookRequestError] | None] = None
 
     def __init__(self, request: HookRequest) -> None:
         if not isinstance(request, self.request_class):
@@ -232,7 +237,7 @@ class HookResponse:
         """What to answer when the handler fails: by default an empty 204.
 
         Subclasses return the outcome Okta itself would choose on a timeout, delivered
-        at once; ``None`` means an empty 204.
+        at once; ``None`` means an empty 204. Not used where :attr:`failure_refusal` is set.
         """
         return None
 

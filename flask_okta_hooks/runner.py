@@ -145,10 +145,10 @@ class HandlerRunner:
             raise
         except _Unanswered as unanswered:
             failure = unanswered.failure
-            if failure.reason is Reason.DEADLINE and _strict(app, settings):
+            if failure.reason is Reason.DEADLINE and _strict(app, endpoint, settings):
                 raise DeadlineExceeded(settings.deadline) from None
         except Exception as exc:
-            if _strict(app, settings):
+            if _strict(app, endpoint, settings):
                 raise
             failure = Failure.of(exc)
         policy = endpoint.policy or FailurePolicy.resolve(endpoint.hook_type, None)
@@ -213,7 +213,12 @@ class HandlerRunner:
         return job.result  # type: ignore[no-any-return]
 
 
-def _strict(app: Flask, settings: Settings) -> bool:
+def _strict(app: Flask, endpoint: Endpoint, settings: Settings) -> bool:
+    # Strict mode shows the developer failures that the safe outcome would paper over. A
+    # hook type that answers failures with a refusal papers over nothing: the 503 is
+    # logged and Okta records the failed call, where a raise would only turn it into a 500.
+    if endpoint.hook_type.response_class.failure_refusal is not None:
+        return False
     return settings.strict if settings.strict is not None else app.debug or app.testing
 
 

@@ -656,6 +656,47 @@ def test_an_unreachable_store_answers_503_and_gives_claims_back(
     assert "unreachable" not in caplog.text
 
 
+class StalledStore(SharedStore):
+    """A shared store that does not answer until told to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = threading.Event()
+
+    def claim(self, key: str) -> bool:
+        self.answer.wait(5)
+        return super().claim(key)
+
+
+def test_a_store_stalled_past_the_deadline_answers_503_and_nothing_runs_twice(
+    recorder: Recorder,
+) -> None:
+    store = StalledStore()
+    hooks = OktaHooks()
+    hooks.event()(recorder.handler("any"))
+    # A testing app is strict: the 503 must still not become an exception or a 500.
+    app = build_app(hooks, OKTA_HOOKS_EVENTS_DEDUPE=store, OKTA_HOOKS_DEADLINE=0.2)
+    client = app.test_client()
+    payload = delivery(log_event(uuid="a"))
+
+    started = time.perf_counter()
+    stalled = deliver(client, payload)
+    took = time.perf_counter() - started
+    store.answer.set()  # the store recovers: the delivery is taken on late
+    for _ in range(500):
+        if recorder.seen:
+            break
+        time.sleep(0.01)
+    retried = deliver(client, payload)  # Okta's one retry after the 503
+    assert hooks.drain(app, timeout=5)
+
+    assert stalled.status_code == 503
+    assert stalled.get_json()["error"]["code"] == "events_not_accepted"
+    assert took < 0.35
+    assert retried.status_code == 204
+    assert recorder.seen == [("any", "a")]
+
+
 def test_the_store_setting_is_checked_at_start_up(routed: OktaHooks) -> None:
     with pytest.raises(ConfigurationError, match="OKTA_HOOKS_EVENTS_DEDUPE must be"):
         build_app(routed, OKTA_HOOKS_EVENTS_DEDUPE="redis")

@@ -1,9 +1,11 @@
-"""Failure mapping (T1.5): every inline hook type under every kind of handler failure.
+"""Failure mapping (T1.5): every hook type under every kind of handler failure.
 
-Six hook types, six faults, with the default and the opt-in failure policies. The
+Six inline hook types, six faults, with the default and the opt-in failure policies. The
 expected answers are written out from RELIABILITY §2.6, not computed from the code: a
 call gets the outcome Okta itself would choose on a timeout (or the opt-in alternative),
 within the deadline plus 150 ms, and never a 5xx except a configured ``"retry"`` 503.
+Event hooks, whose endpoint handler only takes deliveries on, answer every fault with a
+503 so that Okta sends the delivery once more, strict mode included: never a 500.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ DEFAULT_OUTCOME: dict[str, Any] = {
     "telephony": TELEPHONY_FALLBACK,
 }
 RETRY = "503 retry"
+NOT_TAKEN_ON = "503 not taken on"
+#: Rows with a safe answer to give in a failed handler's place (the inline hooks), and
+#: rows whose handler only takes calls on (event hooks), which refuse instead.
+ANSWERING = [t for t in HOOK_TYPES if t.response_class.failure_refusal is None]
+TAKING_ON = [t for t in HOOK_TYPES if t.response_class.failure_refusal is not None]
 #: RELIABILITY §2.6, opt-in column: (policy, outcome on a passing fault, on any other).
 OPT_IN_OUTCOME: dict[str, tuple[str, Any, Any]] = {
     "token": ("deny", {"error": {"errorSummary": token.DENY_SUMMARY}}, None),
@@ -125,20 +132,30 @@ def serve(
 
 
 def body_of(response: Any) -> Any:
-    """The answer as the tables write it: a JSON body, ``None`` for 204, or RETRY for 503."""
+    """The answer as the tables write it: a JSON body, ``None`` for 204, or RETRY or
+    NOT_TAKEN_ON for a 503."""
     if response.status_code == 204:
         assert response.data == b""
         return EMPTY
     if response.status_code == 503:
-        assert response.get_json()["error"]["code"] == "temporarily_unavailable"
+        code = response.get_json()["error"]["code"]
+        if code == "events_not_accepted":
+            return NOT_TAKEN_ON
+        assert code == "temporarily_unavailable"
         return RETRY
     assert response.status_code == 200, response.data
     assert response.mimetype == "application/json"
     return json.loads(response.data)
 
 
+def test_every_hook_type_is_in_one_of_the_fault_matrices() -> None:
+    assert {t.slug for t in ANSWERING} == set(DEFAULT_OUTCOME)
+    assert {t.slug for t in TAKING_ON} == {"events"}
+    assert set(ANSWERING) | set(TAKING_ON) == set(HOOK_TYPES)
+
+
 @pytest.mark.parametrize("fault", FAULTS, ids=list(FAULTS))
-@pytest.mark.parametrize("hook_type", HOOK_TYPES, ids=[t.slug for t in HOOK_TYPES])
+@pytest.mark.parametrize("hook_type", ANSWERING, ids=[t.slug for t in ANSWERING])
 def test_a_failing_handler_gets_the_default_outcome_in_time(
     hook_type: HookType, fault: str, release: threading.Event
 ) -> None:
@@ -149,6 +166,21 @@ def test_a_failing_handler_gets_the_default_outcome_in_time(
     assert body_of(response) == DEFAULT_OUTCOME[hook_type.slug]
     assert took <= DEADLINE + SLACK
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
+@pytest.mark.parametrize("fault", FAULTS, ids=list(FAULTS))
+@pytest.mark.parametrize("hook_type", TAKING_ON, ids=[t.slug for t in TAKING_ON])
+def test_an_endpoint_that_fails_to_take_a_call_on_answers_503_in_time(
+    hook_type: HookType, fault: str, strict: bool, release: threading.Event
+) -> None:
+    make_handler, _ = FAULTS[fault]
+
+    response, took = serve(hook_type, make_handler(release), OKTA_HOOKS_STRICT=strict)
+
+    assert response.status_code == 503
+    assert body_of(response) == NOT_TAKEN_ON
+    assert took <= DEADLINE + SLACK
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=list(FAULTS))

@@ -27,6 +27,7 @@ from ..auth import header_value
 from ..constants import EVENT_HOOK_EVENT
 from ..errors import (
     ChallengeTooLarge,
+    EventsNotAccepted,
     InvalidChallenge,
     InvalidEnvelope,
     InvalidPayload,
@@ -588,9 +589,12 @@ class EventHookResponse(HookResponse):
     empty_meaning = "The delivery is accepted; its events are handled after this answer."
     extra_statuses = {  # noqa: RUF012 (read-only class data)
         503: "The delivery was not taken on (the event queue is full, the store of handled "
-        "events cannot be reached, or a handler run before the answer failed); Okta sends "
-        "it once more.",
+        "events cannot be reached, a handler run before the answer failed, or taking the "
+        "delivery on failed or ran past the deadline); Okta sends it once more.",
     }
+    # A 204 after a failure would tell Okta its events were taken on when they may not
+    # be; Okta's one retry is their only way in, and claimed events are not run twice.
+    failure_refusal = EventsNotAccepted
 
     @classmethod
     def check(cls, request: HookRequest, body: Any) -> list[Violation]:
