@@ -277,15 +277,17 @@ class OktaHooks(Blueprint):
                 bearer=endpoint.hook_type.bearer_auth,
             )
             if method == "GET":  # Okta's only GET: the event hook verification
-                answer = orjson.dumps(endpoint.hook_type.request_class.answer_get(environ))
-                return app.response_class(answer, status=200, mimetype="application/json")
-            check_content_headers(environ)
-            payload = parse_json(read_body(environ, settings.max_body), settings)
-            call = endpoint.hook_type.request_class.from_payload(payload)
-            call.set_deadline(started + settings.deadline, self.clock)
-            send_received(app, endpoint.hook_type.slug, call.event_id)
-            runner: HandlerRunner = app.extensions[RUNNERS_KEY][self.config_prefix]
-            outcome = runner.run(app, endpoint, call, settings, render)
+                outcome = Outcome(
+                    orjson.dumps(endpoint.hook_type.request_class.answer_get(environ))
+                )
+            else:
+                check_content_headers(environ)
+                payload = parse_json(read_body(environ, settings.max_body), settings)
+                call = endpoint.hook_type.request_class.from_payload(payload)
+                call.set_deadline(started + settings.deadline, self.clock)
+                send_received(app, endpoint.hook_type.slug, call.event_id)
+                runner: HandlerRunner = app.extensions[RUNNERS_KEY][self.config_prefix]
+                outcome = runner.run(app, endpoint, call, settings, render)
         except HookRequestError as exc:  # includes a section the handler read being malformed
             outcome = Outcome(None, refusal=exc)
         response = self._respond(app, outcome)

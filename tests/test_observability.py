@@ -14,7 +14,7 @@ from flask_okta_hooks import OktaHooks, TokenHookRequest
 from flask_okta_hooks.logs import loggable
 from flask_okta_hooks.signals import hook_failed, hook_received, hook_responded
 
-from .conftest import build_app, post_json, sample
+from .conftest import SECRET, build_app, post_json, sample
 
 EVENT_ID = "3OWo4oo-QQ-rBWfRyTmQYw"
 
@@ -197,6 +197,28 @@ def test_a_refused_call_is_only_responded(received: list[dict[str, Any]]) -> Non
             "reason": "unauthorized",
             "latency": received[0]["latency"],
         }
+    ]
+
+
+def test_an_event_hook_verification_is_logged_and_responded(
+    received: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="flask_okta_hooks")
+    hooks = OktaHooks()
+    hooks.event()(lambda event: None)
+    app = build_app(hooks)
+
+    answer = app.test_client().get(
+        "/okta/hooks/events",
+        headers={"Authorization": SECRET, "X-Okta-Verification-Challenge": "c-1"},
+    )
+
+    assert answer.status_code == 200
+    (line,) = call_lines(caplog)
+    assert line.okta_hook["outcome"] == "ok"  # type: ignore[attr-defined]
+    assert line.okta_hook["status"] == 200  # type: ignore[attr-defined]
+    assert [(s["signal"], s["hook_type"], s["status"]) for s in received] == [
+        ("responded", "events", 200)
     ]
 
 
