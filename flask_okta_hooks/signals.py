@@ -16,7 +16,9 @@ sender is the Flask app, and receivers get keyword arguments only.
     The handler failed and the call got the endpoint's failure outcome (before
     ``hook_responded`` for the same call). Same arguments as ``hook_responded``.
 
-Receivers run on the request thread, so keep them quick. Example (a Prometheus counter)::
+Receivers run on the request thread, so keep them quick. A receiver that raises is logged
+(its exception type only) and the call keeps its answer: a counter must not turn a hook's
+answer into a 500. Example (a Prometheus counter)::
 
     from flask_okta_hooks.signals import hook_failed
 
@@ -27,14 +29,17 @@ Receivers run on the request thread, so keep them quick. Example (a Prometheus c
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from blinker import Namespace
+from blinker import NamedSignal, Namespace
 from flask import Flask
 
 from .errors import HookRequestError
 from .failure import Failure
+from .redaction import LOGGER_NAME
 
+logger = logging.getLogger(LOGGER_NAME)
 _signals = Namespace()
 
 hook_received = _signals.signal(
@@ -49,7 +54,7 @@ hook_failed = _signals.signal(
 def send_received(app: Flask, hook_type: str, event_id: str | None) -> None:
     """Send :data:`hook_received` when anything listens."""
     if hook_received.receivers:
-        hook_received.send(app, hook_type=hook_type, event_id=event_id)
+        _send(hook_received, app, {"hook_type": hook_type, "event_id": event_id})
 
 
 def send_answered(
@@ -77,5 +82,17 @@ def send_answered(
         "latency": latency,
     }
     if failure is not None:
-        hook_failed.send(app, **details)
-    hook_responded.send(app, **details)
+        _send(hook_failed, app, details)
+    _send(hook_responded, app, details)
+
+
+def _send(signal: NamedSignal, app: Flask, details: dict[str, Any]) -> None:
+    try:
+        signal.send(app, **details)
+    except Exception as exc:
+        # The answer is decided by now; the type only, as a message could quote the call.
+        logger.error(
+            "okta hook signal receiver failed: signal=%s error=%s",
+            signal.name,
+            type(exc).__name__,
+        )

@@ -237,3 +237,28 @@ def test_signals_can_be_scoped_to_one_app(received: list[dict[str, Any]]) -> Non
         hook_responded.disconnect(count, sender=first)
 
     assert counted == [200]
+
+
+def test_a_failing_receiver_costs_the_call_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    hooks = OktaHooks()
+    hooks.event()(lambda event: None)
+    events, token = build_app(hooks), token_app()
+
+    def broken(sender: Flask, **extra: Any) -> None:
+        raise RuntimeError("metrics backend down: secret-4711")
+
+    for app in (events, token):
+        hook_received.connect(broken, sender=app)
+        hook_responded.connect(broken, sender=app)
+    try:
+        delivered = post_json(events.test_client(), "/events", sample("event-hook.request.json"))
+        answered = post_json(token.test_client(), "/token", sample("token.request.json"))
+    finally:
+        hook_received.disconnect(broken)
+        hook_responded.disconnect(broken)
+
+    assert delivered.status_code == 204
+    assert answered.status_code == 200
+    assert caplog.text.count("signal=okta-hook-received error=RuntimeError") == 2
+    assert caplog.text.count("signal=okta-hook-responded error=RuntimeError") == 2
+    assert "secret-4711" not in caplog.text
