@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     settings = load_settings(app.config)
+    _configure_deadline(app, settings.hook_deadline)
     secret_generated = _configure_secret(app)
 
     url = settings.database_url or _default_database_url(app)
@@ -85,6 +86,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.register(app)
     banner.show_when_serving(app)
     return app
+
+
+def _configure_deadline(app: Flask, deadline: float) -> None:
+    """Give the library ``HOOK_DEADLINE``: it holds every call to it, and tells handlers
+    the time left (``call.time_left()``), so there is one deadline, not two."""
+    configured = app.config.get("OKTA_HOOKS_DEADLINE")
+    if configured is not None and configured != deadline:
+        raise SettingsError(
+            f"OKTA_HOOKS_DEADLINE ({configured!r}) differs from HOOK_DEADLINE ({deadline}); "
+            "set HOOK_DEADLINE only"
+        )
+    app.config["OKTA_HOOKS_DEADLINE"] = deadline
 
 
 def _configure_secret(app: Flask) -> bool | None:

@@ -111,7 +111,8 @@ OPTIONS: tuple[Option, ...] = (
         "HOOK_DEADLINE",
         2.0,
         _number(0.2, 2.5),
-        "Seconds after a call arrived by which it must be answered; Okta gives up at 3.",
+        "Seconds after a call arrived by which it must be answered; Okta gives up at 3. "
+        "The library holds calls to it (it becomes OKTA_HOOKS_DEADLINE).",
     ),
     Option(
         "PASSWORD_SCHEME",

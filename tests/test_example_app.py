@@ -213,6 +213,13 @@ def test_a_failing_handler_is_audited_and_okta_gets_the_safe_outcome(
     assert audit_rows(app)[-1].outcome == "failed:RuntimeError"
 
 
+def test_hook_deadline_is_the_librarys_deadline(tmp_path: Path) -> None:
+    assert make_app(tmp_path, HOOK_DEADLINE=1.2).config["OKTA_HOOKS_DEADLINE"] == 1.2
+    assert make_app(tmp_path / "b", OKTA_HOOKS_DEADLINE=2.0).config["OKTA_HOOKS_DEADLINE"] == 2.0
+    with pytest.raises(SettingsError, match="set HOOK_DEADLINE only"):
+        make_app(tmp_path / "c", HOOK_DEADLINE=1.0, OKTA_HOOKS_DEADLINE=1.5)
+
+
 # --- command line ---------------------------------------------------------------------------
 
 
