@@ -81,7 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # Every worker shares the database, so they share which events were taken on.
     app.config.setdefault("OKTA_HOOKS_EVENTS_DEDUPE", SqlDedupeStore(db))
-    audit.install(app, okta_hooks.name, record)
+    audit.install(app, record)
     app.register_blueprint(okta_hooks)
     cli.register(app)
     banner.show_when_serving(app)

@@ -1,20 +1,33 @@
 """The audit of hook calls: hook type, Okta's eventId, outcome, status and latency.
 
-Handlers state their outcome with :func:`note` (a short code such as ``VERIFIED`` or
-``denied:email_domain``); calls that never reach a handler (bad auth, bad body) are
-recorded with their HTTP status. Nothing from the request body other than ``eventId``
-is ever written: no passwords, codes, phone numbers or profile data.
+A row is written for every call to a hook endpoint once the library has answered it (its
+``hook_responded`` signal), with the library's own status and latency, so the audit holds
+what Okta was really sent. The outcome is
+
+* what the handler decided, as it stated with :func:`note` (a short code such as
+  ``VERIFIED`` or ``denied:email_domain``);
+* ``failed:<why>`` when the library sent the hook type's safe outcome in place of the
+  handler's answer (its ``hook_failed`` signal): the exception type when the handler
+  raised (recorded by :func:`audited`), else the library's reason (``deadline``,
+  ``rule_violation`` ...). Whatever the handler noted before never reached Okta;
+* ``no_change``, ``answered`` or ``rejected:<status>`` otherwise, e.g. for a call refused
+  before any handler ran (bad auth, bad body).
+
+Nothing from the request body other than ``eventId`` is ever written: no passwords,
+codes, phone numbers or profile data.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
-from flask import Flask, Response, g, request
+from flask import Flask, has_request_context, request
+
+from flask_okta_hooks import Reason
+from flask_okta_hooks.signals import hook_failed, hook_responded
 
 from .models import HookCall
 
@@ -22,17 +35,25 @@ logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_EVENT_ID = 128
+EXTENSION_KEY: Final = "example_app.audit"
+
+# What a handler notes travels to the audit in the WSGI environ: the library may run the
+# handler on a worker thread, in an app context with its own copy of ``g``, but the
+# request is the same object on both threads.
+_OUTCOME: Final = "example_app.audit.outcome"
+_ERROR: Final = "example_app.audit.error"
+_FAILED: Final = "example_app.audit.failed"
+#: Failure reasons that mean the handler raised, so its exception type says more.
+_RAISED = frozenset({Reason.HANDLER_ERROR, Reason.DEPENDENCY_TIMEOUT})
 
 
-def started_at() -> float:
-    """When the current hook call arrived, as a :func:`time.monotonic` reading."""
-    return float(g.get("hook_started", time.monotonic()))
+def note(outcome: str) -> None:
+    """Record the outcome the current hook call's handler decided on.
 
-
-def note(call: Any, outcome: str) -> None:
-    """Record the outcome of the current hook call (``call`` gives its eventId)."""
-    g.hook_event_id = getattr(call, "event_id", None)
-    g.hook_outcome = outcome
+    A handler called outside a request (a unit test) has no call to note it for.
+    """
+    if has_request_context():
+        request.environ[_OUTCOME] = outcome
 
 
 def audited(handler: F) -> F:
@@ -43,47 +64,66 @@ def audited(handler: F) -> F:
         try:
             return handler(call)
         except Exception as exc:
-            note(call, f"failed:{type(exc).__name__}")
+            if has_request_context():
+                request.environ[_ERROR] = type(exc).__name__
             raise
 
     return wrapper  # type: ignore[return-value]
 
 
-def install(app: Flask, blueprint_name: str, record: Callable[[HookCall], None]) -> None:
-    """Time and record every request to the hook blueprint ``blueprint_name``."""
+class Audit:
+    """Writes one :class:`~example_app.models.HookCall` per answered call of one app."""
 
-    def start() -> None:
-        if request.blueprint == blueprint_name:
-            g.hook_started = time.monotonic()
-            # g outlives a request when an app context was pushed around several.
-            g.hook_event_id = g.hook_outcome = None
+    def __init__(self, record: Callable[[HookCall], None]) -> None:
+        self._record = record
 
-    def finish(response: Response) -> Response:
-        if request.blueprint != blueprint_name or "hook_started" not in g:
-            return response
-        latency = (time.monotonic() - g.hook_started) * 1000
-        outcome = g.get("hook_outcome") or _outcome_of(response.status_code)
-        event_id = g.get("hook_event_id")
-        endpoint = request.endpoint or ""
+    def failed(self, sender: Flask, *, reason: str | None = None, **details: Any) -> None:
+        """``hook_failed``: the library answers this call in place of its handler."""
+        request.environ[_FAILED] = reason or "unknown"
+
+    def responded(
+        self,
+        sender: Flask,
+        *,
+        hook_type: str,
+        event_id: str | None,
+        status: int,
+        latency: float,
+        **details: Any,
+    ) -> None:
+        """``hook_responded``: write the call's row (never failing the call)."""
         entry = HookCall(
-            hook=endpoint.rsplit(".", 1)[-1][:32],
+            hook=hook_type[:32],
             event_id=_clean(event_id) if isinstance(event_id, str) else None,
-            outcome=outcome[:64],
-            status=response.status_code,
-            latency_ms=round(latency, 2),
+            outcome=_outcome(request.environ, status)[:64],
+            status=status,
+            latency_ms=round(latency * 1000, 2),
         )
         try:
-            record(entry)
+            self._record(entry)
         except Exception as exc:
             # The audit must never cost Okta its answer.
             logger.warning("hook audit not written: error=%s", type(exc).__name__)
-        return response
-
-    app.before_request(start)
-    app.after_request(finish)
 
 
-def _outcome_of(status: int) -> str:
+def install(app: Flask, record: Callable[[HookCall], None]) -> Audit:
+    """Record every answered call to ``app``'s hook endpoints with ``record``."""
+    audit = Audit(record)
+    # The signals hold receivers weakly: the app keeps its audit, which goes with it.
+    app.extensions[EXTENSION_KEY] = audit
+    hook_failed.connect(audit.failed, sender=app)
+    hook_responded.connect(audit.responded, sender=app)
+    return audit
+
+
+def _outcome(environ: dict[str, Any], status: int) -> str:
+    failed = environ.get(_FAILED)
+    if failed is not None:
+        error = environ.get(_ERROR) if failed in _RAISED else None
+        return f"failed:{error or failed}"
+    noted = environ.get(_OUTCOME)
+    if noted is not None and status < 300:
+        return str(noted)
     if status == 204:
         return "no_change"
     if status < 300:

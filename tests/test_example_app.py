@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,32 @@ def test_a_failing_handler_is_audited_and_okta_gets_the_safe_outcome(
     assert response.json is not None
     assert response.json["error"]["errorSummary"].startswith("There was an error")
     assert audit_rows(app)[-1].outcome == "failed:RuntimeError"
+
+
+def test_a_handler_past_the_deadline_is_audited_with_the_outcome_okta_got(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(tmp_path, TESTING=False, HOOK_DEADLINE=0.2)
+    release = threading.Event()
+
+    def stalled(*args: Any) -> None:
+        release.wait(5)
+
+    monkeypatch.setattr("example_app.hooks.registration.registration_domain", stalled)
+
+    try:
+        response = call_hook(
+            app.test_client(), "registration", adapted(REQUEST_SAMPLE["registration"])
+        )
+    finally:
+        release.set()
+
+    assert response.status_code == 200
+    assert response.json is not None
+    assert response.json["error"]["errorSummary"].startswith("There was an error")
+    (row,) = audit_rows(app)
+    assert (row.hook, row.outcome, row.status) == ("registration", "failed:deadline", 200)
+    assert 200 <= row.latency_ms < 400
 
 
 def test_hook_deadline_is_the_librarys_deadline(tmp_path: Path) -> None:

@@ -154,6 +154,7 @@ def test_a_call_with_too_little_time_left_fails_without_a_provider_call(tmp_path
 
     assert results(response) == [{"status": "FAILED", "provider": "ACME"}]
     assert provider.sent == []
+    assert audit_rows(app)[-1].outcome == "FAILED:late"
 
 
 def test_an_object_that_is_no_provider_is_refused_at_start_up(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def import_password(call: PasswordImportHookRequest) -> PasswordImportHookRespon
     verdict = services().passwords.check(call.username, call.password.reveal_bytes(), deadline)
     response = call.respond()
     if verdict.verified:
-        note(call, "VERIFIED")
+        note("VERIFIED")
         return response.verified()
-    note(call, f"UNVERIFIED:{verdict.reason}")
+    note(f"UNVERIFIED:{verdict.reason}")
     return response.unverified()

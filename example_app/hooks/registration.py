@@ -40,13 +40,13 @@ def _self_service_registration(call: RegistrationHookRequest) -> RegistrationHoo
         domain = registration_domain(session, email)
         organization = domain.organization if domain is not None else None
     if organization is None:
-        note(call, "denied:email_domain")
+        note("denied:email_domain")
         return call.respond().deny(DOMAIN_MESSAGE, field="email", reason="INVALID_EMAIL_DOMAIN")
     response = call.respond()
     changes = registration_profile(submitted.attributes, organization)
     if changes:
         response.update_profile(changes)
-    note(call, "allowed")
+    note("allowed")
     return response.allow()
 
 
@@ -61,11 +61,11 @@ def _progressive_profile(call: RegistrationHookRequest) -> RegistrationHookRespo
             find_user(session, login),
         )
     if review.problems:
-        note(call, "denied:profile")
+        note("denied:profile")
         causes = [field_error(p.attribute, p.message, reason=p.reason) for p in review.problems]
         return call.respond().deny(REVIEW_MESSAGE, *causes)
     response = call.respond()
     if review.changes:
         response.update_progressive_profile(review.changes)
-    note(call, "allowed")
+    note("allowed")
     return response.allow()

@@ -24,7 +24,7 @@ def enrich_assertion(call: SamlHookRequest) -> SamlHookResponse | None:
     with services().db.session() as session:
         user = find_user(session, call.login)
         if user is None:
-            note(call, "unknown_user")
+            note("unknown_user")
             return None
         grants = grants_of(user)
         remember_okta_id(session, user, call.user.id if call.user else None)
@@ -41,9 +41,9 @@ def enrich_assertion(call: SamlHookRequest) -> SamlHookResponse | None:
         # number of values may differ, which a value-by-value replace could not express.
         response.add_attribute(name, values, name_format=name_format)
     if not response.commands:
-        note(call, "unchanged")
+        note("unchanged")
         return None
-    note(call, "enriched")
+    note("enriched")
     return response
 
 

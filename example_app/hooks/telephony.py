@@ -38,10 +38,10 @@ def send_code(call: TelephonyHookRequest) -> TelephonyHookResponse:
     profile = call.message_profile
     number = normalise_phone_number(profile.phone_number)
     if number is None:
-        note(call, "FAILED:phone_number")
+        note("FAILED:phone_number")
         return call.respond().failed(provider.name)
     if call.time_left() < PROVIDER_BUDGET:
-        note(call, "FAILED:late")
+        note("FAILED:late")
         return call.respond().failed(provider.name)
     channel = profile.delivery_channel or DeliveryChannel.SMS
     template = profile.message.reveal() if profile.message is not None else None
@@ -57,9 +57,9 @@ def send_code(call: TelephonyHookRequest) -> TelephonyHookResponse:
     except Exception as exc:
         # The type only: a provider's message may quote the number or the text.
         logger.warning("telephony provider failed: error=%s", type(exc).__name__)
-        note(call, "FAILED:provider_error")
+        note("FAILED:provider_error")
         return call.respond().failed(provider.name)
-    note(call, delivery.status.value)
+    note(delivery.status.value)
     response = call.respond()
     report = {
         DeliveryStatus.SUCCESSFUL: response.successful,

@@ -51,9 +51,9 @@ def enrich_tokens(call: TokenHookRequest) -> TokenHookResponse | None:
             response.set_lifetime(token, lifetime)
 
     if not response.commands:
-        note(call, "unchanged" if grants is not None else "unknown_user")
+        note("unchanged" if grants is not None else "unknown_user")
         return None
-    note(call, "enriched" if grants is not None else "lifetime_only")
+    note("enriched" if grants is not None else "lifetime_only")
     return response
 
 

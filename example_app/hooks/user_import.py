@@ -39,17 +39,17 @@ def import_user(call: UserImportHookRequest) -> UserImportHookResponse:
     if changes:
         response.update_app_user_profile(changes)
     if okta_user_id is not None:
-        note(call, "linked")
+        note("linked")
         return response.link_user(okta_user_id)
     if call.matched_user_id is not None:
-        note(call, "okta_match")
+        note("okta_match")
         return response
     profile_changes = {
         name: value for name, value in known.items() if call.user_profile.get(name) != value
     }
     if profile_changes:
         response.update_user_profile(profile_changes)
-    note(call, "created")
+    note("created")
     return response.create_user()
 
 
