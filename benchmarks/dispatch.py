@@ -9,10 +9,13 @@ round of each counts, since noise from other work on the machine only ever adds 
 
 The warm-up serves enough calls for a quick handler to move from the worker lane to
 the request thread, as it does in a running server; ``--worker-lane`` keeps every call
-on a worker (``OKTA_HOOKS_INLINE_UNDER = 0``) to show what the hand-off costs.
+on a worker (``OKTA_HOOKS_INLINE_UNDER = 0``) to show what the hand-off costs. By default
+the extension's per-call log line is below the logging level, as in an app that left
+logging unconfigured; ``--log-info`` writes it (to a discarded stream), as a service
+that keeps its one line per call does.
 
     python benchmarks/dispatch.py [--requests N] [--rounds R] [--target 1.5] [--worker-lane]
-                                  [--cpu] [--only token saml ...]
+                                  [--log-info] [--cpu] [--only token saml ...]
 
 Exits non-zero when a ratio is over the target.
 """
@@ -22,6 +25,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -183,6 +188,9 @@ def main() -> int:
     parser.add_argument(
         "--worker-lane", action="store_true", help="run every call on a worker thread"
     )
+    parser.add_argument(
+        "--log-info", action="store_true", help="write each call's INFO line (discarded)"
+    )
     parser.add_argument("--only", nargs="*", default=list(SCENARIOS), choices=list(SCENARIOS))
     parser.add_argument(
         "--cpu",
@@ -197,7 +205,13 @@ def main() -> int:
     if not SAMPLES.is_dir():
         print(f"Okta samples not found at {SAMPLES} (place shared/ beside the clone)")
         return 2
+    if args.log_info:
+        logger = logging.getLogger("flask_okta_hooks")
+        logger.setLevel(logging.INFO)
+        logger.addHandler(logging.StreamHandler(open(os.devnull, "w")))  # noqa: SIM115
+        logger.propagate = False
     lane = "worker lane" if args.worker_lane else "quick handlers inline after warm-up"
+    lane += ", INFO line per call" if args.log_info else ""
     print(f"{'hook':<16} {'endpoint µs':>12} {'bare µs':>9} {'ratio':>7}   ({lane})")
     worst = 0.0
     for slug in args.only:
