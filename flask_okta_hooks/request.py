@@ -77,6 +77,43 @@ class EnvelopeSchema(OktaSchema):
 _ENVELOPE = SectionLoader(EnvelopeSchema())
 
 
+class Inner(fields.Field[Any]):
+    """The value at a fixed path inside a JSON object, read with ``leaf``.
+
+    ``Inner(("lifetime", "expiration"), fields.Integer(strict=True))`` on ``token`` reads
+    ``token.lifetime.expiration`` without a schema for each wrapping object. An absent
+    or null step gives ``None``; a step that is not an object is invalid.
+    """
+
+    default_error_messages = {"invalid": "Not an object."}  # noqa: RUF012
+
+    def __init__(self, path: tuple[str, ...], leaf: fields.Field[Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self.leaf = leaf
+        self._leaf_type = int if type(leaf) is fields.Integer else str
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Any:
+        for key in self.path:
+            if type(value) is not dict:
+                raise self.make_error("invalid")
+            value = value.get(key)
+            if value is None:
+                return None
+        return self.leaf.deserialize(value)
+
+    def quick_convert(self, value: Any) -> Any:
+        for key in self.path:
+            if type(value) is not dict:
+                return unsure()
+            value = value.get(key)
+            if value is None:
+                return None
+        return value if type(value) is self._leaf_type else unsure()
+
+
 class StringTuple(fields.Field[tuple[str, ...]]):
     """A JSON array of strings, loaded as a tuple (immutable, like the dataclasses)."""
 

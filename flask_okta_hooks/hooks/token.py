@@ -27,6 +27,7 @@ from ..request import (
     OKTA_USER,
     REQUEST_INFO,
     HookRequest,
+    Inner,
     OktaSchema,
     OktaSession,
     OktaUser,
@@ -167,20 +168,15 @@ class MintedToken:
         return tuple(name for name, scope in self.scopes.items() if scope.action == "GRANT")
 
 
-class _LifetimeSchema(OktaSchema):
-    unwrap = "expiration"
-    expiration = fields.Integer(load_default=None, strict=True)
-
-
-class _TokenInfoSchema(OktaSchema):
-    unwrap = "lifetime"
-    lifetime = fields.Nested(_LifetimeSchema, load_default=None)
-
-
 class MintedTokenSchema(OktaSchema):
     model = MintedToken
     claims = fields.Dict(load_default=dict)
-    lifetime = fields.Nested(_TokenInfoSchema, data_key="token", load_default=None)
+    lifetime = Inner(
+        ("lifetime", "expiration"),
+        fields.Integer(strict=True),
+        data_key="token",
+        load_default=None,
+    )
     scopes = fields.Dict(values=fields.Nested(ScopeSchema), load_default=dict)
 
 
