@@ -77,6 +77,9 @@ class EnvelopeSchema(OktaSchema):
 _ENVELOPE = SectionLoader(EnvelopeSchema())
 
 
+_PLAIN_LEAVES: dict[type, type] = {fields.String: str, fields.Integer: int}
+
+
 class Inner(fields.Field[Any]):
     """The value at a fixed path inside a JSON object, read with ``leaf``.
 
@@ -91,7 +94,9 @@ class Inner(fields.Field[Any]):
         super().__init__(**kwargs)
         self.path = path
         self.leaf = leaf
-        self._leaf_type = int if type(leaf) is fields.Integer else str
+        # The quick path takes plain strings and strict integers as they are; any other
+        # leaf is always left to marshmallow.
+        self._leaf_type = _PLAIN_LEAVES.get(type(leaf)) if getattr(leaf, "strict", True) else None
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
@@ -111,7 +116,7 @@ class Inner(fields.Field[Any]):
             value = value.get(key)
             if value is None:
                 return None
-        return value if type(value) is self._leaf_type else unsure()
+        return value if self._leaf_type is not None and type(value) is self._leaf_type else unsure()
 
 
 class StringTuple(fields.Field[tuple[str, ...]]):
@@ -187,16 +192,11 @@ class RequestInfo:
     ip_address: str | None = None
 
 
-class _UrlSchema(OktaSchema):
-    unwrap = "value"
-    value = fields.String(load_default=None)
-
-
 class RequestInfoSchema(OktaSchema):
     model = RequestInfo
     id = fields.String(load_default=None)
     method = fields.String(load_default=None)
-    url = fields.Nested(_UrlSchema, load_default=None)
+    url = Inner(("value",), fields.String(), load_default=None)
     ip_address = fields.String(data_key="ipAddress", load_default=None)
 
 

@@ -69,3 +69,29 @@ def test_an_unusual_value_is_left_to_marshmallow() -> None:
     assert token.lifetime == 3600
     with pytest.raises(Exception, match="integer"):
         loader.load({"claims": {}, "token": {"lifetime": {"expiration": "3600"}}})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"url": {"value": "/api/v1/authn"}}, "/api/v1/authn"),
+        ({"url": {}}, None),
+        ({"url": None}, None),
+        ({}, None),
+    ],
+)
+def test_a_path_field_reads_the_value_inside_its_wrapper(raw: Any, expected: Any) -> None:
+    from flask_okta_hooks.request import REQUEST_INFO
+
+    assert REQUEST_INFO.load(raw).url == expected
+    assert REQUEST_INFO.schema.load(raw).url == expected
+
+
+@pytest.mark.parametrize("raw", [{"url": "/api"}, {"url": {"value": 5}}, {"url": [1]}])
+def test_a_path_field_refuses_a_wrong_shape_both_ways(raw: Any) -> None:
+    from marshmallow import ValidationError
+
+    from flask_okta_hooks.request import REQUEST_INFO
+
+    with pytest.raises(ValidationError, match="url"):
+        REQUEST_INFO.load(raw)

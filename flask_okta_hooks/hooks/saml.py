@@ -28,6 +28,7 @@ from ..request import (
     OKTA_USER,
     REQUEST_INFO,
     HookRequest,
+    Inner,
     OktaSchema,
     OktaSession,
     OktaUser,
@@ -154,15 +155,10 @@ class SubjectConfirmation:
     recipient: str | None = None
 
 
-class _ConfirmationDataSchema(OktaSchema):
-    unwrap = "recipient"
-    recipient = fields.String(load_default=None)
-
-
 class SubjectConfirmationSchema(OktaSchema):
     model = SubjectConfirmation
     method = fields.String(load_default=None)
-    recipient = fields.Nested(_ConfirmationDataSchema, data_key="data", load_default=None)
+    recipient = Inner(("recipient",), fields.String(), data_key="data", load_default=None)
 
 
 @dataclass(frozen=True)
@@ -189,16 +185,11 @@ class SamlAuthentication:
     authn_context_class_ref: str | None = None
 
 
-class _AuthnContextSchema(OktaSchema):
-    unwrap = "authn_context_class_ref"
-    authn_context_class_ref = fields.String(data_key="authnContextClassRef", load_default=None)
-
-
 class SamlAuthenticationSchema(OktaSchema):
     model = SamlAuthentication
     session_index = fields.String(data_key="sessionIndex", load_default=None)
-    authn_context_class_ref = fields.Nested(
-        _AuthnContextSchema, data_key="authnContext", load_default=None
+    authn_context_class_ref = Inner(
+        ("authnContextClassRef",), fields.String(), data_key="authnContext", load_default=None
     )
 
 

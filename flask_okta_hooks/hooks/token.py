@@ -218,11 +218,6 @@ class OAuthClientSchema(OktaSchema):
     type = fields.String(load_default=None)
 
 
-class _IssuerSchema(OktaSchema):
-    unwrap = "uri"
-    uri = fields.String(load_default=None)
-
-
 @dataclass(frozen=True)
 class TokenProtocol:
     """``context.protocol``: the OAuth 2.0 request, the issuer and the client."""
@@ -237,7 +232,7 @@ class TokenProtocolSchema(OktaSchema):
     model = TokenProtocol
     type = fields.String(load_default=None)
     request = fields.Nested(ProtocolRequestSchema, load_default=ProtocolRequest)
-    issuer = fields.Nested(_IssuerSchema, load_default=None)
+    issuer = Inner(("uri",), fields.String(), load_default=None)
     client = fields.Nested(OAuthClientSchema, load_default=OAuthClient)
 
 
@@ -249,15 +244,10 @@ class Policy:
     rule_id: str | None = None
 
 
-class _RuleSchema(OktaSchema):
-    unwrap = "id"
-    id = fields.String(load_default=None)
-
-
 class PolicySchema(OktaSchema):
     model = Policy
     id = fields.String(load_default=None)
-    rule_id = fields.Nested(_RuleSchema, data_key="rule", load_default=None)
+    rule_id = Inner(("id",), fields.String(), data_key="rule", load_default=None)
 
 
 class _RefreshTokenSchema(OktaSchema):
