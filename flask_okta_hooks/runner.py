@@ -12,11 +12,14 @@ Two lanes, chosen per endpoint from what its handler has shown:
 * **Inline**: once a handler's last :data:`INLINE_AFTER` calls each took less than
   ``OKTA_HOOKS_INLINE_UNDER``, it runs on the request thread. Handing a call to another
   thread costs more than such a handler itself (measured: the call's data goes cold on
-  another core), and a handler that quick is computing, not waiting. Any call over the
-  limit (finished, or still running when the next call arrives) sends the endpoint back
-  to the worker lane. An inline call that ends after its deadline still gets the failure
-  outcome, late: only the calls already running inline when a dependency stalls lose
-  the deadline's protection.
+  another core), and a handler that quick is computing, not waiting. What counts is the
+  handler's own run (with the check and serialisation of its result), never the
+  hand-off: on a busy server, waking a worker and then the request thread again can
+  take longer than a quick handler, and would keep it on the workers for good. Any call
+  over the limit (finished, or still running when the next call arrives) sends the
+  endpoint back to the worker lane. An inline call that ends after its deadline still
+  gets the failure outcome, late: only the calls already running inline when a
+  dependency stalls lose the deadline's protection.
 
 ``OKTA_HOOKS_INLINE_UNDER = 0`` keeps every call in the worker lane.
 """
@@ -189,12 +192,18 @@ class HandlerRunner:
         handler = endpoint.handler
         validate = settings.validate_responses
         shared_g = dict(vars(g._get_current_object()))
+        clock = self.clock
+        took = [math.inf]  # the handler's own run time, without the hand-off
 
         def produce() -> bytes | None:
             context = app.app_context()
             vars(context.g).update(shared_g)
             with context:
-                return render(hook_type, call, handler(call), validate)
+                began = clock()
+                try:
+                    return render(hook_type, call, handler(call), validate)
+                finally:
+                    took[0] = clock() - began
 
         job = Job(_in_context(contextvars.copy_context(), produce))
         pool = self.pool
@@ -207,7 +216,7 @@ class HandlerRunner:
         ):
             lane.record(math.inf, settings.inline_under)
             raise _Unanswered(Failure(Reason.DEADLINE))
-        lane.record(self.clock() - started, settings.inline_under)
+        lane.record(took[0], settings.inline_under)
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[no-any-return]

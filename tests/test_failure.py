@@ -27,7 +27,9 @@ from flask_okta_hooks import (
     OktaHooks,
     PasswordImportHookRequest,
     TokenHookRequest,
+    runner,
 )
+from flask_okta_hooks.deadline import WorkerPool
 from flask_okta_hooks.hook_types import HOOK_TYPES_BY_SLUG, PASSWORD_IMPORT, TOKEN
 from flask_okta_hooks.hooks import saml, token, user_import
 from flask_okta_hooks.runner import INLINE_AFTER, HandlerRunner
@@ -469,6 +471,30 @@ def test_an_inline_call_still_running_sends_the_next_call_to_a_worker() -> None:
     post_json(client, "/token", sample("token.request.json"))
 
     assert not runner_of(app).inline(endpoint)
+
+
+def test_a_slow_hand_off_to_the_worker_does_not_count_against_the_handler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Under load, waking a worker and the request thread again can take longer than the
+    # handler itself; only the handler's own run time decides its lane.
+    wait = WorkerPool.wait
+
+    def slow_wait(pool: WorkerPool, job: Any, timeout: float) -> bool:
+        time.sleep(0.03)
+        return wait(pool, job, timeout)
+
+    monkeypatch.setattr(WorkerPool, "wait", slow_wait)
+    monkeypatch.setattr(runner, "INLINE_AFTER", 5)
+    hooks = OktaHooks()
+    hooks.token(lambda call: None)
+    app = build_app(hooks, OKTA_HOOKS_INLINE_UNDER=0.02)
+    client = app.test_client()
+
+    for _ in range(5):
+        post_json(client, "/token", sample("token.request.json"))
+
+    assert runner_of(app).inline(hooks.endpoints["/token"])
 
 
 def test_inline_under_zero_keeps_every_call_on_a_worker() -> None:
