@@ -311,23 +311,32 @@ def _check_debug_context(debug: Any, where: str, secrets: tuple[str, ...] = ()) 
     return []
 
 
-_NON_CONTAINERS = frozenset({str, int, bool, type(None)})
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 def check_finite(value: Any, where: str) -> list[Violation]:
     """A violation when ``value`` holds NaN or an infinity, which JSON cannot represent."""
-    if type(value) in _NON_CONTAINERS:
+    kind = type(value)
+    if kind is float:
+        return [] if math.isfinite(value) else _non_finite(where)
+    if kind not in _CONTAINERS:
         return []
+    # Only containers go on the stack: most values are leaves, checked where they are.
     stack = [value]
     while stack:
         node = stack.pop()
-        if type(node) is float and not math.isfinite(node):
-            return [Violation("non_finite_number", where, "NaN and infinities are not JSON")]
-        if type(node) is dict:
-            stack.extend(node.values())
-        elif type(node) is list or type(node) is tuple:
-            stack.extend(node)
+        for item in node.values() if type(node) is dict else node:
+            kind = type(item)
+            if kind is float:
+                if not math.isfinite(item):
+                    return _non_finite(where)
+            elif kind in _CONTAINERS:
+                stack.append(item)
     return []
+
+
+def _non_finite(where: str) -> list[Violation]:
+    return [Violation("non_finite_number", where, "NaN and infinities are not JSON")]
 
 
 def check_choice(

@@ -322,6 +322,31 @@ def test_patches_okta_would_drop_are_refused(
     assert response.to_dict() == {}
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        float("-inf"),
+        {"scores": [1.5, float("inf")]},
+        [{"deep": [[float("nan")]]}],
+        ("tuple", float("nan")),
+    ],
+)
+@pytest.mark.parametrize("earlier", [0, 2], ids=["first op", "third op"])
+def test_non_finite_numbers_are_refused_wherever_they_sit(value: Any, earlier: int) -> None:
+    response = token_call().respond()
+    for index in range(earlier):
+        response.add_access_claim(f"fine{index}", {"n": [1.5, 2]})
+
+    with pytest.raises(ResponseRuleError) as caught:
+        response.add_access_claim("scores", value)
+
+    assert caught.value.rules == ("non_finite_number",)
+    where = "commands[0]" if earlier == 0 else f"commands[0].value[{earlier}]"
+    assert caught.value.violations[0].location == where
+    assert len(response.to_dict().get("commands", [{"value": []}])[0]["value"]) == earlier
+
+
 def test_lifetime_bounds_are_inclusive() -> None:
     body = token_call().respond().set_lifetime(Token.ID, 300).set_lifetime(Token.ACCESS, 86_400)
 

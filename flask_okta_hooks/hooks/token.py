@@ -392,15 +392,15 @@ class TokenHookResponse(HookResponse):
 
     def _patch(self, token: Token, operation: dict[str, Any]) -> Self:
         token = Token(token)
-        index = next(
-            (i for i, c in enumerate(self._commands) if c["type"] == token.command_type), None
-        )
-        if index is None:
-            return self._add_command(token.command_type, [operation])
+        command_type = token.command_type
+        types = [command["type"] for command in self._commands]
+        if command_type not in types:
+            return self._add_command(command_type, [operation])
+        index = types.index(command_type)
         operations = self._commands[index]["value"]
         where = f"commands[{index}].value[{len(operations)}]"
         self._raise_if(_check_operation(self._request, token, operation, where))
-        self._raise_if(check_finite(operation, where))
+        self._raise_if(check_finite(operation.get("value"), where))
         operations.append(operation)
         return self
 
@@ -436,6 +436,8 @@ class TokenHookResponse(HookResponse):
 
 
 def _claim_path(claim: ClaimPath) -> str:
+    if type(claim) is str:
+        return "/claims/" + pointer.escape(claim)
     segments = [claim] if isinstance(claim, str) else list(claim)
     if not segments:
         raise ValueError("a claim path names at least the claim")
@@ -446,43 +448,44 @@ def _check_operation(
     request: TokenHookRequest, token: Token, operation: Any, where: str
 ) -> list[Violation]:
     """Okta's rules for one patch operation on ``token``."""
-
-    def bad(rule: str, message: str) -> list[Violation]:
-        return [Violation(rule, where, message)]
-
     if (
         type(operation) is not dict
         or "op" not in operation
         or "path" not in operation
         or not _OPERATION_MEMBERS.issuperset(operation)
     ):
-        return bad("operation_shape", 'an operation is {"op": ..., "path": ..., "value": ...}')
+        return _bad(
+            where, "operation_shape", 'an operation is {"op": ..., "path": ..., "value": ...}'
+        )
     op, path = operation["op"], operation["path"]
     if op not in ("add", "replace", "remove"):
-        return bad("operation", f"op {op!r} is not one of add, replace, remove")
+        return _bad(where, "operation", f"op {op!r} is not one of add, replace, remove")
     if type(path) is not str:
-        return bad("path", "path is a string")
+        return _bad(where, "path", "path is a string")
     if op == "remove" and operation.get("value") is not None:
-        return bad("remove_value", "remove carries no value (or null)")
+        return _bad(where, "remove_value", "remove carries no value (or null)")
     if op != "remove" and "value" not in operation:
-        return bad("missing_value", f"{op} carries a value")
+        return _bad(where, "missing_value", f"{op} carries a value")
     if path == LIFETIME_PATH:
         return _check_lifetime(op, operation.get("value"), where)
     segments = pointer.split(path)
     if segments is None or len(segments) < 2 or segments[0] != "claims":
-        return bad(
+        return _bad(
+            where,
             "path",
             f"path {path!r} is not /claims/<claim>[/...] (claim names escaped per RFC 6901) "
             f"nor {LIFETIME_PATH}",
         )
     claim = segments[1]
     if not claim or len(claim) > MAX_CLAIM_NAME or _CONTROL.search(claim):
-        return bad(
+        return _bad(
+            where,
             "claim_name",
             f"claim names are 1 to {MAX_CLAIM_NAME} characters without NUL, CR or LF",
         )
     if claim in RESERVED_CLAIMS[token]:
-        return bad(
+        return _bad(
+            where,
             "reserved_claim",
             f"{claim!r} is reserved in the {token.name} token; Okta rejects the whole patch",
         )
@@ -490,6 +493,10 @@ def _check_operation(
     if minted is None:  # reported once per command by _check_command
         return []
     return _check_presence(op, segments[1:], minted.claims, where)
+
+
+def _bad(where: str, rule: str, message: str) -> list[Violation]:
+    return [Violation(rule, where, message)]
 
 
 def _check_lifetime(op: str, value: Any, where: str) -> list[Violation]:
