@@ -173,16 +173,13 @@ def _may_repeat_keys(body: bytes, value: Any) -> bool:
     """Cheap proof that no object repeats a key; ``True`` means "check properly".
 
     The parser keeps the last of repeated keys, so re-serialising the parsed value drops
-    the repeats. Without whitespace and without ``\\u`` escapes, every key ends in ``":``
-    in both texts and every ``":`` inside a string is an escaped quote in both, so equal
-    counts prove that no key was dropped.
+    each earlier repeat, with the colon that follows its key. Every other colon is in a
+    string, and without ``\\u`` escapes a colon is written as itself in both texts (no
+    other escape makes one), so equal colon counts prove that no key was dropped.
     """
-    if b"\\" in body and b"\\u" in body:
+    if b"\\" in body and b"\\u" in body:  # the one-byte search first: it is far quicker
         return True
-    # Whitespace is dropped inside strings too; that can only add matches to the raw
-    # count, so equal counts still prove that no key was dropped.
-    compact = body.translate(None, b" \t\r\n")
-    return compact.count(b'":') != orjson.dumps(value).count(b'":')
+    return body.count(b":") != orjson.dumps(value).count(b":")
 
 
 def _reject_duplicate_keys(body: bytes) -> None:

@@ -97,6 +97,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         b'{"\\u0061": 1, "a": 2}',
         b'{"x": "\\u0022:", "a": 1, "a": 2}',
         b'{"x": {"k": [1, {"k": 1, "k": 1}]}}',
+        b'{"a": "x:y", "a": "z"}',
+        b'{"a": 1, "a": 2, "b": "\\u003a"}',
+        b'{"a": {"b": ":"}, "a": {"b": ":"}}',
     ],
 )
 def test_duplicate_keys_hidden_by_escapes_or_whitespace_are_found(raw: bytes) -> None:
