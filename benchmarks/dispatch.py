@@ -4,8 +4,10 @@ For every hook type, one app serves two routes: the hook endpoint (auth, bounded
 strict parse, envelope and schema validation, handler under the deadline, Okta's rule
 check, serialisation, the log line) and a bare Flask route that does
 ``request.get_json()`` and ``jsonify`` of the same response body. Both are timed by
-calling ``app.wsgi_app`` with a prepared environ, in alternating rounds; the fastest
-round of each counts, since noise from other work on the machine only ever adds time.
+calling ``app.wsgi_app`` with a prepared environ, in short alternating rounds. The
+ratio is the median over pairs of neighbouring rounds: a slow spell of a shared machine
+hits both sides of a pair alike, where the fastest round of each side could come from
+different spells. The microseconds shown are the medians of each side's rounds.
 
 The warm-up serves enough calls for a quick handler to move from the worker lane to
 the request thread, as it does in a running server; ``--worker-lane`` keeps every call
@@ -27,6 +29,7 @@ import io
 import json
 import logging
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -147,7 +150,10 @@ def time_requests(app: Flask, make_environ: Callable[[], dict[str, Any]], count:
     return elapsed / count
 
 
-def measure(slug: str, requests: int, rounds: int, worker_lane: bool) -> tuple[float, float]:
+def measure(
+    slug: str, requests: int, rounds: int, worker_lane: bool
+) -> tuple[list[float], list[float]]:
+    """Seconds per request of the hook endpoint and of the bare route, round by round."""
     sample_name, handler = SCENARIOS[slug]
     body = (SAMPLES / sample_name).read_bytes()
     hook_type = HOOK_TYPES_BY_SLUG[slug]
@@ -177,13 +183,13 @@ def measure(slug: str, requests: int, rounds: int, worker_lane: bool) -> tuple[f
     for _ in range(rounds):
         ours.append(time_requests(app, ours_env, requests))
         base.append(time_requests(app, bare_env, requests))
-    return min(ours), min(base)
+    return ours, base
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1000, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--requests", type=int, default=250, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--target", type=float, default=1.5, help="highest acceptable ratio")
     parser.add_argument(
         "--worker-lane", action="store_true", help="run every call on a worker thread"
@@ -215,8 +221,9 @@ def main() -> int:
     print(f"{'hook':<16} {'endpoint µs':>12} {'bare µs':>9} {'ratio':>7}   ({lane})")
     worst = 0.0
     for slug in args.only:
-        ours, base = measure(slug, args.requests, args.rounds, args.worker_lane)
-        ratio = ours / base
+        ours_rounds, base_rounds = measure(slug, args.requests, args.rounds, args.worker_lane)
+        ratio = statistics.median(o / b for o, b in zip(ours_rounds, base_rounds, strict=True))
+        ours, base = statistics.median(ours_rounds), statistics.median(base_rounds)
         worst = max(worst, ratio)
         print(f"{slug:<16} {ours * 1e6:>12.1f} {base * 1e6:>9.1f} {ratio:>6.2f}x")
     verdict = "within" if worst <= args.target else "OVER"

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
@@ -35,9 +36,15 @@ class OktaSchema(Schema):
 
     model: ClassVar[type[Any] | None] = None
     unwrap: ClassVar[str | None] = None
+    _construct: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
 
     class Meta:
         unknown = EXCLUDE
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.model is not None:
+            cls._construct = staticmethod(_constructor(cls.model))
 
     @post_load(pass_original=True)
     def _make(self, data: dict[str, Any], original: Any, **_: Any) -> Any:
@@ -47,7 +54,37 @@ class OktaSchema(Schema):
         """The loaded result from the validated ``data`` (and the ``original`` input)."""
         if self.unwrap is not None:
             return data.get(self.unwrap)
-        return self.model(**data) if self.model is not None else data
+        construct = type(self)._construct
+        return construct(data) if construct is not None else data
+
+
+def _constructor(model: type[Any]) -> Callable[[dict[str, Any]], Any]:
+    """``model(**data)``, quicker for a plain frozen dataclass given every one of its fields.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``;
+    with every field present and nothing left for ``__init__`` to compute, filling the
+    instance's ``__dict__`` gives the same object, as unpickling does.
+    """
+    params = getattr(model, "__dataclass_params__", None)
+    if (
+        params is None
+        or not params.frozen
+        or hasattr(model, "__post_init__")
+        or "__slots__" in vars(model)
+        or any(not f.init for f in dataclass_fields(model))
+    ):
+        return lambda data: model(**data)
+    names = frozenset(f.name for f in dataclass_fields(model))
+    new = object.__new__
+
+    def construct(data: dict[str, Any]) -> Any:
+        if data.keys() != names:
+            return model(**data)
+        instance = new(model)
+        instance.__dict__.update(data)
+        return instance
+
+    return construct
 
 
 def _string_or_number(value: Any) -> None:

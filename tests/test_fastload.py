@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 import functools
+from dataclasses import FrozenInstanceError, dataclass
 from typing import Any
 
 import pytest
+from marshmallow import fields
 
 from flask_okta_hooks import HOOK_TYPES, HookType
 from flask_okta_hooks.fastload import SectionLoader
+from flask_okta_hooks.request import OktaSchema, StringTuple
 
 from .conftest import sample, sample_names
 
@@ -95,3 +98,34 @@ def test_a_path_field_refuses_a_wrong_shape_both_ways(raw: Any) -> None:
 
     with pytest.raises(ValidationError, match="url"):
         REQUEST_INFO.load(raw)
+
+
+# --- building the typed objects ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    x: int
+    y: int = 0
+    tags: tuple[str, ...] = ()
+
+
+class PointSchema(OktaSchema):
+    model = Point
+    x = fields.Integer(strict=True, required=True)
+    y = fields.Integer(strict=True)
+    tags = StringTuple(load_default=())
+
+
+@pytest.mark.parametrize("raw", [{"x": 1, "y": 2, "tags": ["a"]}, {"x": 1}, {"x": 1, "tags": []}])
+def test_built_objects_are_the_dataclass_itself(raw: dict[str, Any]) -> None:
+    loaded = SectionLoader(PointSchema()).load(raw)
+    expected = Point(raw["x"], raw.get("y", 0), tuple(raw.get("tags", ())))
+
+    assert type(loaded) is Point
+    assert loaded == expected
+    assert hash(loaded) == hash(expected)
+    assert repr(loaded) == repr(expected)
+    with pytest.raises(FrozenInstanceError):
+        loaded.x = 5  # type: ignore[misc]
+    assert PointSchema().load(raw) == expected  # and through marshmallow
