@@ -329,7 +329,8 @@ def render(
         if result.request is not call:
             raise HandlerResultError("the handler returned a response to another request")
         body = result.to_dict()
-        violations = result.violations() if validate else []
+        # What violations() checks, on the body already built.
+        violations = result._check_body(call, body) if validate else []
     elif isinstance(result, Mapping) and not isinstance(result, HookResponse):
         body = dict(result)
         violations = hook_type.response_class.check(call, body) if validate else []

@@ -36,15 +36,24 @@ class OktaSchema(Schema):
 
     model: ClassVar[type[Any] | None] = None
     unwrap: ClassVar[str | None] = None
-    _construct: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
+    _plain_build: ClassVar[bool] = False
 
     class Meta:
         unknown = EXCLUDE
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.model is not None:
-            cls._construct = staticmethod(_constructor(cls.model))
+        # The common case, one call shorter: building is constructing the model. A
+        # schema whose own build (or an ancestor's) does more keeps it.
+        owner = next(klass for klass in cls.__mro__ if "build" in vars(klass))
+        plain = owner is OktaSchema or vars(owner).get("_plain_build", False)
+        if not plain:
+            return
+        if cls.model is not None and cls.unwrap is None:
+            cls.build = staticmethod(_constructor(cls.model))  # type: ignore[method-assign,assignment]
+        elif owner is not OktaSchema:  # a subclass that unwraps, or has no model
+            cls.build = OktaSchema.build  # type: ignore[method-assign]
+        cls._plain_build = True
 
     @post_load(pass_original=True)
     def _make(self, data: dict[str, Any], original: Any, **_: Any) -> Any:
@@ -54,11 +63,10 @@ class OktaSchema(Schema):
         """The loaded result from the validated ``data`` (and the ``original`` input)."""
         if self.unwrap is not None:
             return data.get(self.unwrap)
-        construct = type(self)._construct
-        return construct(data) if construct is not None else data
+        return self.model(**data) if self.model is not None else data
 
 
-def _constructor(model: type[Any]) -> Callable[[dict[str, Any]], Any]:
+def _constructor(model: type[Any]) -> Callable[[dict[str, Any], Any], Any]:
     """``model(**data)``, quicker for a plain frozen dataclass given every one of its fields.
 
     A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``;
@@ -73,11 +81,15 @@ def _constructor(model: type[Any]) -> Callable[[dict[str, Any]], Any]:
         or "__slots__" in vars(model)
         or any(not f.init for f in dataclass_fields(model))
     ):
-        return lambda data: model(**data)
+
+        def call(data: dict[str, Any], original: Any = None) -> Any:
+            return model(**data)
+
+        return call
     names = frozenset(f.name for f in dataclass_fields(model))
     new = object.__new__
 
-    def construct(data: dict[str, Any]) -> Any:
+    def construct(data: dict[str, Any], original: Any = None) -> Any:
         if data.keys() != names:
             return model(**data)
         instance = new(model)
@@ -87,9 +99,22 @@ def _constructor(model: type[Any]) -> Callable[[dict[str, Any]], Any]:
     return construct
 
 
-def _string_or_number(value: Any) -> None:
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ValidationError("Not a string or a number.")
+class StringOrNumber(fields.Field[str | int | float]):
+    """A JSON string or number, kept as it is."""
+
+    default_error_messages = {"invalid": "Not a string or a number."}  # noqa: RUF012
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str | int | float:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+    @staticmethod
+    def quick_convert(value: Any) -> Any:
+        kind = type(value)
+        return value if kind is str or kind is int or kind is float else unsure()
 
 
 class EnvelopeSchema(OktaSchema):
@@ -99,12 +124,8 @@ class EnvelopeSchema(OktaSchema):
     event_time = fields.String(data_key="eventTime", load_default=None)
     event_type = fields.String(data_key="eventType", required=True)
     # Okta's own OpenAPI examples send these as numbers, its samples as strings.
-    event_type_version = fields.Raw(
-        data_key="eventTypeVersion", load_default=None, validate=_string_or_number
-    )
-    cloud_event_version = fields.Raw(
-        data_key="cloudEventVersion", load_default=None, validate=_string_or_number
-    )
+    event_type_version = StringOrNumber(data_key="eventTypeVersion", load_default=None)
+    cloud_event_version = StringOrNumber(data_key="cloudEventVersion", load_default=None)
     content_type = fields.String(data_key="contentType", load_default=None)
     source = fields.String(load_default=None)
     request_type = fields.String(data_key="requestType", load_default=None)

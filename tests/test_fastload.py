@@ -129,3 +129,29 @@ def test_built_objects_are_the_dataclass_itself(raw: dict[str, Any]) -> None:
     with pytest.raises(FrozenInstanceError):
         loaded.x = 5  # type: ignore[misc]
     assert PointSchema().load(raw) == expected  # and through marshmallow
+
+
+class XOnlySchema(PointSchema):
+    unwrap = "x"
+
+
+class TaggedPointSchema(PointSchema):
+    def build(self, data: dict[str, Any], original: Any) -> Point:
+        return Point(data["x"], 0, ("built", *original.get("tags", ())))
+
+
+class ChildOfTaggedSchema(TaggedPointSchema):
+    y = fields.Integer(strict=True, load_default=7)
+
+
+@pytest.mark.parametrize("loaded", [SectionLoader(XOnlySchema()).load, XOnlySchema().load])
+def test_a_subclass_that_unwraps_returns_the_member(loaded: Any) -> None:
+    assert loaded({"x": 3, "y": 4}) == 3
+
+
+@pytest.mark.parametrize("schema", [TaggedPointSchema, ChildOfTaggedSchema])
+def test_a_schema_s_own_build_is_kept_by_its_subclasses(schema: type[OktaSchema]) -> None:
+    expected = Point(1, 0, ("built", "a"))
+
+    assert SectionLoader(schema()).load({"x": 1, "tags": ["a"]}) == expected
+    assert schema().load({"x": 1, "tags": ["a"]}) == expected

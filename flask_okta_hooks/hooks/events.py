@@ -41,9 +41,9 @@ from ..request import (
     JSONBoolean,
     OktaSchema,
     OpenEnum,
+    StringOrNumber,
     Verification,
     _error_paths,
-    _string_or_number,
 )
 from ..response import HookResponse
 
@@ -507,9 +507,7 @@ def _load(loader: SectionLoader, value: Any, where: str) -> Any:
 
 class EventHookEnvelopeSchema(EnvelopeSchema):
     # Event hooks spell it with an s, unlike inline hooks.
-    cloud_events_version = fields.Raw(
-        data_key="cloudEventsVersion", load_default=None, validate=_string_or_number
-    )
+    cloud_events_version = StringOrNumber(data_key="cloudEventsVersion", load_default=None)
 
 
 class EventHookRequest(HookRequest):
