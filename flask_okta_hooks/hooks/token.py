@@ -20,7 +20,7 @@ from marshmallow import fields
 
 from .. import pointer
 from ..constants import ACCESS_PATCH, IDENTITY_PATCH, TOKEN_EVENT
-from ..errors import Violation
+from ..errors import ResponseRuleError, Violation
 from ..fastload import SectionLoader
 from ..request import (
     OKTA_SESSION,
@@ -391,17 +391,26 @@ class TokenHookResponse(HookResponse):
         return self.add_claim(Token.ID, claim, value)
 
     def _patch(self, token: Token, operation: dict[str, Any]) -> Self:
-        token = Token(token)
+        # What _check_command checks of a whole command, for the one operation added.
+        if type(token) is not Token:
+            token = Token(token)
         command_type = token.command_type
-        types = [command["type"] for command in self._commands]
-        if command_type not in types:
-            return self._add_command(command_type, [operation])
-        index = types.index(command_type)
-        operations = self._commands[index]["value"]
+        commands = self._commands
+        index = next(
+            (i for i, c in enumerate(commands) if c["type"] == command_type), len(commands)
+        )
+        new = index == len(commands)
+        if new and self._request.token(token) is None:
+            raise ResponseRuleError([_not_minted(token, f"commands[{index}]")])
+        operations = [] if new else commands[index]["value"]
         where = f"commands[{index}].value[{len(operations)}]"
-        self._raise_if(_check_operation(self._request, token, operation, where))
-        self._raise_if(check_finite(operation.get("value"), where))
+        violations = _check_operation(self._request, token, operation, where)
+        violations = violations or check_finite(operation.get("value"), where)
+        if violations:
+            raise ResponseRuleError(violations)
         operations.append(operation)
+        if new:
+            commands.append({"type": command_type, "value": operations})
         return self
 
     @classmethod
@@ -411,14 +420,7 @@ class TokenHookResponse(HookResponse):
         assert isinstance(request, TokenHookRequest)
         token = _TOKEN_BY_COMMAND[command["type"]]
         if request.token(token) is None:
-            return [
-                Violation(
-                    "token_not_minted",
-                    where,
-                    f"no {token.name} token is minted in this request, so Okta rejects "
-                    f"{command['type']}",
-                )
-            ]
+            return [_not_minted(token, where)]
         operations = command["value"]
         if type(operations) is not list or not operations:
             return [Violation("patch_shape", f"{where}.value", "the value is a non-empty array")]
@@ -433,6 +435,14 @@ class TokenHookResponse(HookResponse):
         hooks that enforce a policy and must not let tokens through unchecked."""
         assert isinstance(request, TokenHookRequest)
         return request.respond().error(DENY_SUMMARY)
+
+
+def _not_minted(token: Token, where: str) -> Violation:
+    return Violation(
+        "token_not_minted",
+        where,
+        f"no {token.name} token is minted in this request, so Okta rejects {token.command_type}",
+    )
 
 
 def _claim_path(claim: ClaimPath) -> str:
