@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import functools
 from dataclasses import FrozenInstanceError, dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ from marshmallow import fields
 
 from flask_okta_hooks import HOOK_TYPES, HookType
 from flask_okta_hooks.fastload import SectionLoader
+from flask_okta_hooks.lazy import lazy_property
 from flask_okta_hooks.request import OktaSchema, StringTuple
 
 from .conftest import sample, sample_names
@@ -22,7 +22,7 @@ def typed_sections(request_class: type) -> list[str]:
         name
         for klass in request_class.__mro__
         for name, member in vars(klass).items()
-        if isinstance(member, functools.cached_property)
+        if isinstance(member, lazy_property)
     )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from functools import cached_property
 from typing import Any
 
 import pytest
@@ -33,6 +32,7 @@ from flask_okta_hooks import (
     PasswordImportHookRequest,
     pointer,
 )
+from flask_okta_hooks.lazy import lazy_property
 from flask_okta_hooks.signals import hook_failed
 
 from .conftest import PREFIX, REQUEST_SAMPLE, SECRET, build_app, okta_headers, sample
@@ -78,7 +78,7 @@ VERIFIER = Verifier()
 def read_every_section(call: HookRequest) -> None:
     """Read every typed section, as a thorough handler would."""
     for name in dir(type(call)):
-        if isinstance(getattr(type(call), name, None), property | cached_property):
+        if isinstance(getattr(type(call), name, None), property | lazy_property):
             getattr(call, name)
 
 

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from flask_okta_hooks import (
     Token,
     TokenHookRequest,
 )
+from flask_okta_hooks.lazy import lazy_property
 from flask_okta_hooks.oauth import verifier_for
 from flask_okta_hooks.testing import (
     DROP,
@@ -94,7 +94,7 @@ CASES = [
 def read_every_section(call: Any) -> None:
     """Read every typed section of a request, so a malformed one would raise."""
     for name in dir(type(call)):
-        if isinstance(getattr(type(call), name), cached_property):
+        if isinstance(getattr(type(call), name), lazy_property):
             getattr(call, name)
 
 

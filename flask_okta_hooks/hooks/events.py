@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import cached_property
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
@@ -35,6 +34,7 @@ from ..errors import (
     Violation,
 )
 from ..fastload import SectionLoader, unsure
+from ..lazy import lazy_property
 from ..request import (
     EnvelopeSchema,
     HookRequest,
@@ -388,32 +388,32 @@ class LogEvent:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
     """The event exactly as Okta sent it."""
 
-    @cached_property
+    @lazy_property
     def actor(self) -> LogActor | None:
         """``actor``: who acted."""
         return self._section(_ACTOR, "actor")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def client(self) -> LogClient | None:
         """``client``: user agent, IP address and location of the actor."""
         return self._section(_CLIENT, "client")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def outcome(self) -> LogOutcome | None:
         """``outcome``: result and reason."""
         return self._section(_OUTCOME, "outcome")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def targets(self) -> tuple[LogTarget, ...]:
         """``target``: what was acted on, in Okta's order (empty when there is none)."""
         return self._list(_TARGET, "target")
 
-    @cached_property
+    @lazy_property
     def transaction(self) -> LogTransaction | None:
         """``transaction``: the request or job behind the event."""
         return self._section(_TRANSACTION, "transaction")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def debug_data(self) -> Mapping[str, Any]:
         """``debugContext.debugData``: free-form details such as ``requestId``, ``requestUri``."""
         debug_context = self.raw.get("debugContext")
@@ -428,19 +428,19 @@ class LogEvent:
             raise InvalidPayload(fields=("data.events[].debugContext.debugData",))
         return data
 
-    @cached_property
+    @lazy_property
     def authentication_context(self) -> LogAuthenticationContext | None:
         """``authenticationContext``: how the actor authenticated."""
         return self._section(  # type: ignore[no-any-return]
             _AUTHENTICATION, "authenticationContext"
         )
 
-    @cached_property
+    @lazy_property
     def security_context(self) -> LogSecurityContext | None:
         """``securityContext``: autonomous system, ISP, proxy."""
         return self._section(_SECURITY, "securityContext")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def ip_chain(self) -> tuple[IpAddress, ...]:
         """``request.ipChain``: the IP addresses the request passed through, client first."""
         for parent in ("request", "client"):

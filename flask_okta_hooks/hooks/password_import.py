@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
 from typing import Any, Self
 
 from marshmallow import fields
@@ -23,6 +22,7 @@ from marshmallow import fields
 from ..constants import ACTION_UPDATE, PASSWORD_IMPORT_EVENT
 from ..errors import InvalidPayload, Violation
 from ..fastload import SectionLoader
+from ..lazy import lazy_property
 from ..request import REQUEST_INFO, HookRequest, OktaSchema, OpenEnum, RequestInfo
 from ..response import ErrorCause, HookResponse, check_choice
 from ..secret import Secret, SecretString
@@ -93,12 +93,12 @@ class PasswordImportHookRequest(HookRequest):
     )
     secret_paths = (("context", "credential", "password"),)
 
-    @cached_property
+    @lazy_property
     def request_info(self) -> RequestInfo | None:
         """``data.context.request``: the sign-in request (``/api/v1/authn``, ``/idp/idx/...``)."""
         return self._section(REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def credential(self) -> PasswordCredential:
         """The username and password typed; Okta always sends them (a 400 otherwise)."""
         return self._section(  # type: ignore[no-any-return]
@@ -115,7 +115,7 @@ class PasswordImportHookRequest(HookRequest):
         """The password as typed, wrapped: call ``.reveal()`` or ``.reveal_bytes()`` to use it."""
         return self.credential.password
 
-    @cached_property
+    @lazy_property
     def default_verdict(self) -> PasswordVerdict | str | None:
         """``data.action.credential``: what Okta does on an empty answer (``UNVERIFIED``)."""
         return self._section(_ACTION, "action")  # type: ignore[no-any-return]

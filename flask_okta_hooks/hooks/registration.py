@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from functools import cached_property
 from typing import Any, Self
 
 from ..constants import (
@@ -24,6 +23,7 @@ from ..constants import (
     USER_PROFILE_UPDATE,
 )
 from ..errors import InvalidPayload, ResponseRuleError, Violation
+from ..lazy import lazy_property
 from ..request import (
     OKTA_USER,
     REQUEST_INFO,
@@ -125,7 +125,7 @@ class RegistrationHookRequest(HookRequest):
         ("userProfileUpdate", USER_PROFILE.schema),
     )
 
-    @cached_property
+    @lazy_property
     def flow(self) -> RegistrationFlow:
         """Which flow the call is for. Classic Engine sends no ``requestType``; it only
         has self-service registration."""
@@ -148,24 +148,24 @@ class RegistrationHookRequest(HookRequest):
         """Whether a signed-in user is adding attributes to their profile."""
         return self.flow is RegistrationFlow.PROGRESSIVE_PROFILE
 
-    @cached_property
+    @lazy_property
     def request_info(self) -> RequestInfo | None:
         """``data.context.request``: the Sign-In Widget's request to Okta."""
         return self._section(REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def user_profile(self) -> UserProfile | None:
         """Self-service registration: the attributes the new user submitted
         (``data.userProfile``; never the password)."""
         return self._section(USER_PROFILE, "userProfile")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def profile_update(self) -> UserProfile | None:
         """Progressive profile: only the attributes the user is changing
         (``data.userProfileUpdate``)."""
         return self._section(USER_PROFILE, "userProfileUpdate")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def user(self) -> OktaUser | None:
         """Progressive profile: the signed-in user, with the current profile."""
         return self._section(OKTA_USER, "context", "user")  # type: ignore[no-any-return]
@@ -177,7 +177,7 @@ class RegistrationHookRequest(HookRequest):
         found = self.profile_update if self.is_progressive_profile else self.user_profile
         return found if found is not None else UserProfile()
 
-    @cached_property
+    @lazy_property
     def action(self) -> str | None:
         """``data.action``: ``"ALLOW"`` today; ``None`` in Classic Engine calls."""
         action = self.data.get("action")

@@ -14,7 +14,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
 from typing import Any, Self
 
 from marshmallow import fields
@@ -23,6 +22,7 @@ from .. import pointer
 from ..constants import ASSERTION_PATCH, SAML_EVENT
 from ..errors import Violation
 from ..fastload import SectionLoader
+from ..lazy import lazy_property
 from ..request import (
     OKTA_SESSION,
     OKTA_USER,
@@ -273,12 +273,12 @@ class SamlHookRequest(HookRequest):
         ("assertion.lifetime", _LIFETIME.schema),
     )
 
-    @cached_property
+    @lazy_property
     def request_info(self) -> RequestInfo | None:
         """``data.context.request``: the end-user request for the SAML app."""
         return self._section(REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def protocol(self) -> SamlProtocol:
         """``data.context.protocol``: ``SAML2.0`` and the issuing app."""
         return self._section(_PROTOCOL, "context", "protocol") or SamlProtocol()
@@ -288,37 +288,37 @@ class SamlHookRequest(HookRequest):
         """The SAML app (id, label) and the IdP issuer URI."""
         return self.protocol.issuer
 
-    @cached_property
+    @lazy_property
     def session(self) -> OktaSession | None:
         """The user's Okta session; may be absent in service-provider-initiated flows."""
         return self._section(OKTA_SESSION, "context", "session")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def user(self) -> OktaUser | None:
         """The user the assertion is about."""
         return self._section(OKTA_USER, "context", "user")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def subject(self) -> SamlSubject | None:
         """``data.assertion.subject``."""
         return self._assertion_part(_SUBJECT, "subject")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def authentication(self) -> SamlAuthentication | None:
         """``data.assertion.authentication``."""
         return self._assertion_part(_AUTHENTICATION, "authentication")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def conditions(self) -> SamlConditions | None:
         """``data.assertion.conditions``."""
         return self._assertion_part(_CONDITIONS, "conditions")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def claims(self) -> Mapping[str, SamlAttribute]:
         """The attribute statements by attribute name, in the order Okta sent them."""
         return self._assertion_part(_CLAIMS) or {}
 
-    @cached_property
+    @lazy_property
     def lifetime(self) -> int | None:
         """``data.assertion.lifetime.expiration``: the assertion's lifetime in seconds."""
         return self._assertion_part(_LIFETIME, "lifetime")  # type: ignore[no-any-return]

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import cached_property
 from typing import Any, Self
 
 from marshmallow import fields
@@ -25,6 +24,7 @@ from marshmallow import fields
 from ..constants import TELEPHONY_ACTION, TELEPHONY_EVENT
 from ..errors import Violation
 from ..fastload import SectionLoader
+from ..lazy import lazy_property
 from ..request import REQUEST_INFO, HookRequest, OktaSchema, RequestInfo
 from ..response import ErrorCause, HookResponse
 from ..secret import Secret, SecretString
@@ -186,17 +186,17 @@ class TelephonyHookRequest(HookRequest):
         self.request_type = _REQUEST_TYPES.get(raw, raw) if raw is not None else None
         """The flow, e.g. ``TelephonyRequestType.MFA_VERIFICATION``; unknown values as sent."""
 
-    @cached_property
+    @lazy_property
     def request_info(self) -> RequestInfo | None:
         """``data.context.request``: the end-user request that needs the code."""
         return self._section(REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def user_profile(self) -> TelephonyUser:
         """``data.userProfile``: who the code is for."""
         return self._section(_USER, "userProfile") or TelephonyUser()
 
-    @cached_property
+    @lazy_property
     def message_profile(self) -> MessageProfile:
         """``data.messageProfile``: the number, the code and the channel (a 400 if absent)."""
         return self._section(  # type: ignore[no-any-return]

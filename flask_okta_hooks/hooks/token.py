@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
 from typing import Any, Self
 
 from marshmallow import fields
@@ -22,6 +21,7 @@ from .. import pointer
 from ..constants import ACCESS_PATCH, IDENTITY_PATCH, TOKEN_EVENT
 from ..errors import ResponseRuleError, Violation
 from ..fastload import SectionLoader
+from ..lazy import lazy_property
 from ..request import (
     OKTA_SESSION,
     OKTA_USER,
@@ -276,41 +276,41 @@ class TokenHookRequest(HookRequest):
         ("refresh_token", _REFRESH.schema),
     )
 
-    @cached_property
+    @lazy_property
     def request_info(self) -> RequestInfo | None:
         """``data.context.request``: the end-user request to the authorization server."""
         return self._section(REQUEST_INFO, "context", "request")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def protocol(self) -> TokenProtocol:
         """``data.context.protocol``: OAuth 2.0 parameters, issuer and client."""
         return self._section(_PROTOCOL, "context", "protocol") or TokenProtocol()
 
-    @cached_property
+    @lazy_property
     def session(self) -> OktaSession | None:
         """The user's Okta session; absent in flows without one (client credentials)."""
         return self._section(OKTA_SESSION, "context", "session")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def user(self) -> OktaUser | None:
         """The user the tokens are for; absent in flows without a user."""
         return self._section(OKTA_USER, "context", "user")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def policy(self) -> Policy | None:
         return self._section(_POLICY, "context", "policy")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def id_token(self) -> MintedToken | None:
         """The ID token being minted, or ``None`` when no ID token is minted."""
         return self._section(_MINTED, Token.ID.value)  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def access_token(self) -> MintedToken | None:
         """The access token being minted, or ``None`` when no access token is minted."""
         return self._section(_MINTED, Token.ACCESS.value)  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def refresh_token_jti(self) -> str | None:
         """Id of the refresh token involved; it comes back on later refresh grants."""
         return self._section(_REFRESH, "refresh_token")  # type: ignore[no-any-return]

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
 from typing import Any, Self
 
 from marshmallow import fields
@@ -27,6 +26,7 @@ from ..constants import (
 )
 from ..errors import ResponseRuleError, Violation
 from ..fastload import SectionLoader
+from ..lazy import lazy_property
 from ..request import HookRequest, OktaSchema, OpenEnum, StringTuple, UserProfile
 from ..request import UserProfileSchema as _UserProfileSchema
 from ..response import HookResponse, check_choice, check_profile
@@ -191,12 +191,12 @@ class UserImportHookRequest(HookRequest):
         ("action", _ACTION.schema),
     )
 
-    @cached_property
+    @lazy_property
     def app_user_profile(self) -> AppUserProfile:
         """``data.appUser.profile``: the app user as the app describes it."""
         return self._section(_APP_USER_PROFILE, "appUser", "profile") or AppUserProfile()
 
-    @cached_property
+    @lazy_property
     def user(self) -> ImportUser:
         """``data.user``: the Okta user to create or link, with its mapped profile."""
         return self._section(_USER, "user") or ImportUser()
@@ -211,12 +211,12 @@ class UserImportHookRequest(HookRequest):
         """Id of the Okta user the app user matched, if any."""
         return self.user.id
 
-    @cached_property
+    @lazy_property
     def default_result(self) -> ImportResult | str | None:
         """``data.action.result``: what Okta does on an empty answer."""
         return self._section(_ACTION, "action")  # type: ignore[no-any-return]
 
-    @cached_property
+    @lazy_property
     def import_context(self) -> ImportContext:
         """``data.context``: the job, the app, conflicts, matches and matching rules."""
         return self._section(_CONTEXT, "context") or ImportContext()
