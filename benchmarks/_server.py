@@ -45,10 +45,12 @@ class Gunicorn:
         threads: int = 8,
         env: dict[str, str] | None = None,
         start_timeout: float = 30.0,
+        worker_connections: int | None = None,
     ) -> None:
         self.scenario = scenario
         self.workers = workers
         self.threads = threads
+        self.worker_connections = worker_connections
         self.port = free_port()
         self.env = env or {}
         self.start_timeout = start_timeout
@@ -78,6 +80,8 @@ class Gunicorn:
             "3",
             "_apps:create_app()",
         ]
+        if self.worker_connections is not None:
+            command[-1:-1] = ["--worker-connections", str(self.worker_connections)]
         env = {**os.environ, "BENCH_SCENARIO": self.scenario, **self.env}
         self.process = subprocess.Popen(command, env=env, start_new_session=True)
         self._wait_until_serving()

@@ -285,7 +285,11 @@ class UserProfileSchema(OktaSchema):
     time_zone = fields.String(data_key="timeZone", load_default=None, allow_none=True)
 
     def build(self, data: dict[str, Any], original: Any) -> UserProfile:
-        return UserProfile(**data, attributes=dict(original))
+        profile: UserProfile = _new_user_profile({**data, "attributes": dict(original)}, original)
+        return profile
+
+
+_new_user_profile = _constructor(UserProfile)
 
 
 @dataclass(frozen=True)

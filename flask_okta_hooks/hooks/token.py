@@ -368,19 +368,22 @@ class TokenHookResponse(HookResponse):
 
         The parent of a nested path must exist in the request's token.
         """
-        return self._patch(token, {"op": "add", "path": _claim_path(claim), "value": value})
+        path, segments = _claim_target(claim)
+        return self._patch(token, {"op": "add", "path": path, "value": value}, segments)
 
     def replace_claim(self, token: Token, claim: ClaimPath, value: Any) -> Self:
         """Replace a claim (or member, or element) present in the request's token."""
-        return self._patch(token, {"op": "replace", "path": _claim_path(claim), "value": value})
+        path, segments = _claim_target(claim)
+        return self._patch(token, {"op": "replace", "path": path, "value": value}, segments)
 
     def remove_claim(self, token: Token, claim: ClaimPath) -> Self:
         """Remove a claim (or member, or element) present in the request's token."""
-        return self._patch(token, {"op": "remove", "path": _claim_path(claim)})
+        path, segments = _claim_target(claim)
+        return self._patch(token, {"op": "remove", "path": path}, segments)
 
     def set_lifetime(self, token: Token, seconds: int) -> Self:
         """Set the token's lifetime, from 300 s to 86,400 s."""
-        return self._patch(token, {"op": "replace", "path": LIFETIME_PATH, "value": seconds})
+        return self._patch(token, {"op": "replace", "path": LIFETIME_PATH, "value": seconds}, None)
 
     def add_access_claim(self, claim: ClaimPath, value: Any) -> Self:
         """Shortcut for ``add_claim(Token.ACCESS, claim, value)``."""
@@ -390,8 +393,9 @@ class TokenHookResponse(HookResponse):
         """Shortcut for ``add_claim(Token.ID, claim, value)``."""
         return self.add_claim(Token.ID, claim, value)
 
-    def _patch(self, token: Token, operation: dict[str, Any]) -> Self:
-        # What _check_command checks of a whole command, for the one operation added.
+    def _patch(self, token: Token, operation: dict[str, Any], segments: list[str] | None) -> Self:
+        # What _check_command checks of a whole command, for the one operation added, whose
+        # shape is right by construction: a claim at ``segments``, or else the lifetime.
         if type(token) is not Token:
             token = Token(token)
         command_type = token.command_type
@@ -404,8 +408,12 @@ class TokenHookResponse(HookResponse):
             raise ResponseRuleError([_not_minted(token, f"commands[{index}]")])
         operations = [] if new else commands[index]["value"]
         where = f"commands[{index}].value[{len(operations)}]"
-        violations = _check_operation(self._request, token, operation, where)
-        violations = violations or check_finite(operation.get("value"), where)
+        op, value = operation["op"], operation.get("value")
+        if segments is None:
+            violations = _check_lifetime(op, value, where)
+        else:
+            violations = _check_claim(self._request, token, op, segments, where)
+        violations = violations or check_finite(value, where)
         if violations:
             raise ResponseRuleError(violations)
         operations.append(operation)
@@ -445,13 +453,15 @@ def _not_minted(token: Token, where: str) -> Violation:
     )
 
 
-def _claim_path(claim: ClaimPath) -> str:
+def _claim_target(claim: ClaimPath) -> tuple[str, list[str]]:
+    """The escaped pointer to ``claim`` and its segments as names, the claim's first."""
     if type(claim) is str:
-        return "/claims/" + pointer.escape(claim)
-    segments = [claim] if isinstance(claim, str) else list(claim)
-    if not segments:
+        return "/claims/" + pointer.escape(claim), [claim]
+    parts = [claim] if isinstance(claim, str) else list(claim)
+    if not parts:
         raise ValueError("a claim path names at least the claim")
-    return pointer.join("/claims", segments)
+    path = pointer.join("/claims", parts)  # refuses segments that are no name or index
+    return path, [str(part) for part in parts]
 
 
 def _check_operation(
@@ -486,7 +496,14 @@ def _check_operation(
             f"path {path!r} is not /claims/<claim>[/...] (claim names escaped per RFC 6901) "
             f"nor {LIFETIME_PATH}",
         )
-    claim = segments[1]
+    return _check_claim(request, token, op, segments[1:], where)
+
+
+def _check_claim(
+    request: TokenHookRequest, token: Token, op: str, segments: list[str], where: str
+) -> list[Violation]:
+    """Okta's rules for ``op`` on the claim at ``segments`` (names, the claim's first)."""
+    claim = segments[0]
     if not claim or len(claim) > MAX_CLAIM_NAME or _CONTROL.search(claim):
         return _bad(
             where,
@@ -502,7 +519,7 @@ def _check_operation(
     minted = request.token(token)
     if minted is None:  # reported once per command by _check_command
         return []
-    return _check_presence(op, segments[1:], minted.claims, where)
+    return _check_presence(op, segments, minted.claims, where)
 
 
 def _bad(where: str, rule: str, message: str) -> list[Violation]:
