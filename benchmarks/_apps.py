@@ -1,9 +1,13 @@
 """The apps the load benchmarks serve with gunicorn; ``BENCH_SCENARIO`` picks one.
 
 ``token``
-    The token hook with the handler of ``dispatch.py``, and ``/bare``: a plain Flask
-    route that reads the same body with ``request.get_json()`` and returns the same
-    answer with ``jsonify``, for the throughput comparison.
+    The token hook with the handler of ``dispatch.py`` (two typed reads, a checked claim
+    for each token), and ``/bare``: a plain Flask route that reads the same body with
+    ``request.get_json()`` and returns the same answer with ``jsonify``, for the
+    throughput comparison.
+``token-trivial``
+    The same with a trivial handler (``None``: an empty 204, tokens unchanged), the
+    fixture of the reliability plan's T2.1; ``/bare`` reads the body and answers 204.
 ``malformed``
     The token hook, with a 16 KiB body limit so oversize bodies stay cheap to send.
 ``deadline``
@@ -39,6 +43,8 @@ def create_app() -> Flask:
     app.config["OKTA_HOOKS_SECRETS"] = [SECRET]
     if scenario in ("token", "malformed"):
         hooks.token(token_handler)
+    elif scenario == "token-trivial":
+        hooks.token(lambda call: None)
     elif scenario == "deadline":
 
         @hooks.token
@@ -64,6 +70,8 @@ def create_app() -> Flask:
     @app.post("/bare")
     def bare() -> Any:
         request.get_json()
+        if scenario == "token-trivial":
+            return "", 204
         return jsonify(expected)
 
     @app.get("/stats")
