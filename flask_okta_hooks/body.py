@@ -8,6 +8,7 @@ no input can turn into a 500.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -86,14 +87,21 @@ def parse_json(body: bytes, settings: Settings) -> Any:
         if "depth" in str(exc) or _nesting_exceeds(body, settings.max_depth):
             raise TooDeep from None
         raise InvalidJSON from None
-    # Brackets bound the nesting depth, and commas plus brackets the member count, so
-    # exact measures are needed only for bodies near a limit.
-    containers = body.count(b"{") + body.count(b"[")
-    if containers > settings.max_depth and _deeper_than(body, settings.max_depth):
+    # Written back with indents, the value shows its nesting depth in its indentation,
+    # and still holds the colons that the duplicate-key proof counts.
+    try:
+        text: bytes | None = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (255 levels)
+        text = None
+    limit = settings.max_depth
+    if _indented_deeper(text, limit) if text is not None else _deeper_than(body, limit):
         raise TooDeep
-    if len(body) > settings.max_members and body.count(b",") + containers > settings.max_members:
-        _check_members(value, settings.max_members)
-    if _may_repeat_keys(body, value):
+    # Commas plus brackets bound the member count: the exact count is for big bodies only.
+    if len(body) > settings.max_members:
+        containers = body.count(b"{") + body.count(b"[")
+        if body.count(b",") + containers > settings.max_members:
+            _check_members(value, settings.max_members)
+    if text is None or _may_repeat_keys(body, text):
         _reject_duplicate_keys(body)
     if len(body) > settings.max_string:
         _check_string_lengths(value, settings.max_string)
@@ -126,6 +134,23 @@ def _nesting_exceeds(body: bytes, limit: int) -> bool:
         elif char in b"]}":
             depth -= 1
     return False
+
+
+def _indented_deeper(indented: bytes, limit: int) -> bool:
+    """Whether a value written with ``OPT_INDENT_2`` nests deeper than ``limit``.
+
+    The members of a container at depth ``d`` are written on lines of their own indented
+    by ``2d`` spaces (a string holds no raw line break, so every line break is layout). A
+    container at depth ``limit + 1`` is a member of one at depth ``limit``: a line
+    indented by ``2 * limit`` that opens a container, after its key in an object.
+    """
+    return _indent_pattern(limit).search(indented) is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _indent_pattern(limit: int) -> re.Pattern[bytes]:
+    key = rb'"(?:[^"\\]|\\.)*": '
+    return re.compile(rb"\n {%d}(?:%s)?[\[{]" % (2 * limit, key))
 
 
 def _deeper_than(body: bytes, limit: int) -> bool:
@@ -169,17 +194,18 @@ def _check_members(root: Any, limit: int) -> None:
             raise TooComplex
 
 
-def _may_repeat_keys(body: bytes, value: Any) -> bool:
+def _may_repeat_keys(body: bytes, written: bytes) -> bool:
     """Cheap proof that no object repeats a key; ``True`` means "check properly".
 
-    The parser keeps the last of repeated keys, so re-serialising the parsed value drops
-    each earlier repeat, with the colon that follows its key. Every other colon is in a
-    string, and without ``\\u`` escapes a colon is written as itself in both texts (no
-    other escape makes one), so equal colon counts prove that no key was dropped.
+    ``written`` is the parsed value written back as JSON. The parser keeps the last of
+    repeated keys, so writing the value back drops each earlier repeat, with the colon
+    that follows its key. Every other colon is in a string, and without ``\\u`` escapes
+    a colon is written as itself in both texts (no other escape makes one), so equal
+    colon counts prove that no key was dropped.
     """
     if b"\\" in body and b"\\u" in body:  # the one-byte search first: it is far quicker
         return True
-    return body.count(b":") != orjson.dumps(value).count(b":")
+    return body.count(b":") != written.count(b":")
 
 
 def _reject_duplicate_keys(body: bytes) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,6 +64,54 @@ def with_repeated_key(raw: str) -> str:
         return raw
     key = raw[start + 1 : key_end - 1]
     return raw[: start + 1] + key + ": 0, " + raw[start + 1 :]
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(json_values)
+def test_the_indentation_depth_check_agrees_with_a_walk(value: Any) -> None:
+    depth = reference_depth(value)
+    written = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    for limit in (max(depth - 1, 1), depth, depth + 1):
+        assert body._indented_deeper(written, limit) is (depth > limit), (written, limit)
+
+
+def nested(depth: int, key: str | None) -> Any:
+    """``depth`` containers: arrays, or objects with ``key``; the innermost one empty."""
+    value: Any = {} if key is not None else []
+    for _ in range(depth - 1):
+        value = {key: value} if key is not None else [value]
+    return value
+
+
+@pytest.mark.parametrize("key", [None, "a", 'a"b: {[', ""])
+@pytest.mark.parametrize("depth", [31, 32, 33, 34])
+def test_the_depth_limit_holds_for_objects_and_arrays_alike(depth: int, key: str | None) -> None:
+    raw = json.dumps(nested(depth, key)).encode()
+
+    if depth <= 32:
+        assert body.parse_json(raw, SETTINGS) == json.loads(raw)
+    else:
+        with pytest.raises(TooDeep):
+            body.parse_json(raw, SETTINGS)
+
+
+DEEP_SETTINGS = apply_defaults(
+    {"OKTA_HOOKS_SECRETS": ["a-long-enough-secret"], "OKTA_HOOKS_MAX_DEPTH": 400}
+)
+
+
+@pytest.mark.parametrize(("depth", "deep"), [(300, False), (400, False), (401, True)])
+def test_a_limit_above_what_the_writer_nests_is_checked_exactly(depth: int, deep: bool) -> None:
+    raw = b"[" * depth + b"]" * depth
+
+    if deep:
+        with pytest.raises(TooDeep):
+            body.parse_json(raw, DEEP_SETTINGS)
+    else:
+        assert body.parse_json(raw, DEEP_SETTINGS) is not None
+        inner = b"[" * (depth - 1) + b"]" * (depth - 1)
+        with pytest.raises(DuplicateKeys):
+            body.parse_json(b'{"k": 1, "k": ' + inner + b"}", DEEP_SETTINGS)
 
 
 @settings(max_examples=400, derandomize=True, deadline=None)
