@@ -520,14 +520,14 @@ class HookRequest:
             raw = raw.get(key)
             if raw is None:
                 break
-        where = "data." + ".".join(path)
         if raw is None:
             if required:
-                raise InvalidPayload(fields=(where,))
+                raise InvalidPayload(fields=("data." + ".".join(path),))
             return None
         try:
             return loader.load(raw)
         except ValidationError as exc:
+            where = "data." + ".".join(path)
             messages = exc.messages_dict if isinstance(exc.messages, dict) else {}
             raise InvalidPayload(fields=_error_paths(messages, where) or (where,)) from None
 
