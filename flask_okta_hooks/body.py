@@ -144,13 +144,17 @@ def _indented_deeper(indented: bytes, limit: int) -> bool:
     container at depth ``limit + 1`` is a member of one at depth ``limit``: a line
     indented by ``2 * limit`` that opens a container, after its key in an object.
     """
-    return _indent_pattern(limit).search(indented) is not None
+    margin, pattern = _indentation(limit)
+    # Most bodies have no line that far in: one plain search settles it.
+    return margin in indented and pattern.search(indented) is not None
 
 
 @functools.lru_cache(maxsize=8)
-def _indent_pattern(limit: int) -> re.Pattern[bytes]:
-    key = rb'"(?:[^"\\]|\\.)*": '
-    return re.compile(rb"\n {%d}(?:%s)?[\[{]" % (2 * limit, key))
+def _indentation(limit: int) -> tuple[bytes, re.Pattern[bytes]]:
+    margin = b"\n" + b" " * (2 * limit)
+    # Possessive repeats: a string that turns out not to be a key is not scanned again.
+    key = rb'"(?:[^"\\]++|\\.)*+": '
+    return margin, re.compile(re.escape(margin) + rb"(?:%s)?[\[{]" % key)
 
 
 def _deeper_than(body: bytes, limit: int) -> bool:
