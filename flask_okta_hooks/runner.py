@@ -142,7 +142,7 @@ class HandlerRunner:
             if lane.inline and limit > 0 and not lane.stalled(started, limit):
                 body = self._run_inline(lane, endpoint, call, settings, render, started)
             else:
-                body = self._run_on_worker(lane, app, endpoint, call, settings, render, started)
+                body = self._run_on_worker(lane, app, endpoint, call, settings, render)
             return Outcome(body)
         except HookRequestError:
             raise
@@ -186,7 +186,6 @@ class HandlerRunner:
         call: HookRequest,
         settings: Settings,
         render: Render,
-        started: float,
     ) -> bytes | None:
         hook_type = endpoint.hook_type
         handler = endpoint.handler
