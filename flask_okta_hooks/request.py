@@ -36,24 +36,15 @@ class OktaSchema(Schema):
 
     model: ClassVar[type[Any] | None] = None
     unwrap: ClassVar[str | None] = None
-    _plain_build: ClassVar[bool] = False
+    _new: ClassVar[Callable[[dict[str, Any]], Any]]
 
     class Meta:
         unknown = EXCLUDE
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # The common case, one call shorter: building is constructing the model. A
-        # schema whose own build (or an ancestor's) does more keeps it.
-        owner = next(klass for klass in cls.__mro__ if "build" in vars(klass))
-        plain = owner is OktaSchema or vars(owner).get("_plain_build", False)
-        if not plain:
-            return
-        if cls.model is not None and cls.unwrap is None:
-            cls.build = staticmethod(_constructor(cls.model))  # type: ignore[method-assign,assignment]
-        elif owner is not OktaSchema:  # a subclass that unwraps, or has no model
-            cls.build = OktaSchema.build  # type: ignore[method-assign]
-        cls._plain_build = True
+        if cls.model is not None:
+            cls._new = staticmethod(_constructor(cls.model))
 
     @post_load(pass_original=True)
     def _make(self, data: dict[str, Any], original: Any, **_: Any) -> Any:
@@ -63,10 +54,10 @@ class OktaSchema(Schema):
         """The loaded result from the validated ``data`` (and the ``original`` input)."""
         if self.unwrap is not None:
             return data.get(self.unwrap)
-        return self.model(**data) if self.model is not None else data
+        return type(self)._new(data) if self.model is not None else data
 
 
-def _constructor(model: type[Any]) -> Callable[[dict[str, Any], Any], Any]:
+def _constructor(model: type[Any]) -> Callable[[dict[str, Any]], Any]:
     """``model(**data)``, quicker for a plain frozen dataclass given every one of its fields.
 
     A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``;
@@ -81,15 +72,11 @@ def _constructor(model: type[Any]) -> Callable[[dict[str, Any], Any], Any]:
         or "__slots__" in vars(model)
         or any(not f.init for f in dataclass_fields(model))
     ):
-
-        def call(data: dict[str, Any], original: Any = None) -> Any:
-            return model(**data)
-
-        return call
+        return lambda data: model(**data)
     names = frozenset(f.name for f in dataclass_fields(model))
     new = object.__new__
 
-    def construct(data: dict[str, Any], original: Any = None) -> Any:
+    def construct(data: dict[str, Any]) -> Any:
         if data.keys() != names:
             return model(**data)
         instance = new(model)
@@ -285,7 +272,7 @@ class UserProfileSchema(OktaSchema):
     time_zone = fields.String(data_key="timeZone", load_default=None, allow_none=True)
 
     def build(self, data: dict[str, Any], original: Any) -> UserProfile:
-        profile: UserProfile = _new_user_profile({**data, "attributes": dict(original)}, original)
+        profile: UserProfile = _new_user_profile({**data, "attributes": dict(original)})
         return profile
 
 
