@@ -34,6 +34,40 @@ def free_port() -> int:
         return port
 
 
+def gunicorn_command(
+    target: str,
+    port: int,
+    *,
+    workers: int,
+    threads: int,
+    graceful_timeout: int,
+    options: list[str] | None = None,
+) -> list[str]:
+    """The command serving ``target`` (``module:callable`` in this folder) with gthread
+    workers on a loopback port; ``options`` are further gunicorn options."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--bind",
+        f"{HOST}:{port}",
+        "--chdir",
+        str(HERE),
+        "--log-level",
+        "warning",
+        "--graceful-timeout",
+        str(graceful_timeout),
+        *(options or []),
+        target,
+    ]
+
+
 class Gunicorn:
     """A gunicorn process serving ``benchmarks/_apps.py`` for one scenario."""
 
@@ -60,28 +94,17 @@ class Gunicorn:
         return f"http://{HOST}:{self.port}{path}"
 
     def __enter__(self) -> Gunicorn:
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            str(self.workers),
-            "--threads",
-            str(self.threads),
-            "--bind",
-            f"{HOST}:{self.port}",
-            "--chdir",
-            str(HERE),
-            "--log-level",
-            "warning",
-            "--graceful-timeout",
-            "3",
-            "_apps:create_app()",
-        ]
+        options = []
         if self.worker_connections is not None:
-            command[-1:-1] = ["--worker-connections", str(self.worker_connections)]
+            options = ["--worker-connections", str(self.worker_connections)]
+        command = gunicorn_command(
+            "_apps:create_app()",
+            self.port,
+            workers=self.workers,
+            threads=self.threads,
+            graceful_timeout=3,
+            options=options,
+        )
         env = {**os.environ, "BENCH_SCENARIO": self.scenario, **self.env}
         self.process = subprocess.Popen(command, env=env, start_new_session=True)
         self._wait_until_serving()

@@ -36,6 +36,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from _server import free_port, gunicorn_command
 from flask import Flask
 
 from flask_okta_hooks import LogEvent, OktaHooks
@@ -216,39 +217,18 @@ def run_client(port: int, shares: list[list[bytes]], deadline: float) -> list[tu
 # --- orchestration -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def start_gunicorn(
     port: int, workdir: Path, workers: int, threads: int, store: str
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, WORKDIR_ENV: str(workdir), STORE_ENV: store}
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--chdir",
-        str(Path(__file__).resolve().parent),
-        "--log-level",
-        "warning",
-        "--error-logfile",
-        str(workdir / "gunicorn.log"),
-        "--graceful-timeout",
-        "30",
+    command = gunicorn_command(
         "event_hook_load:create_app()",
-    ]
+        port,
+        workers=workers,
+        threads=threads,
+        graceful_timeout=30,
+        options=["--error-logfile", str(workdir / "gunicorn.log")],
+    )
     return subprocess.Popen(command, env=env)
 
 
