@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -439,18 +440,25 @@ def test_simulate_verify_usage_errors_are_clear(args: list[str], message: str) -
 # --- simulate --url ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[Flask, str]]:
-    """The enriching app served over loopback HTTP by a real server thread."""
-    app = enriching_app()
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """Serve ``app`` over loopback HTTP from a real server thread; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield app, f"http://127.0.0.1:{server.server_port}/okta/hooks"
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[Flask, str]]:
+    """The enriching app served over loopback HTTP."""
+    app = enriching_app()
+    with serving(app) as base:
+        yield app, base + "/okta/hooks"
 
 
 def test_simulate_url_uses_the_apps_secret(served: tuple[Flask, str]) -> None:
@@ -479,22 +487,8 @@ def test_simulate_url_with_a_wrong_secret_fails(served: tuple[Flask, str]) -> No
 def test_simulate_url_judges_an_empty_telephony_answer(served: tuple[Flask, str]) -> None:
     server_app = Flask("bare")
     server_app.add_url_rule("/t", "t", lambda: ("", 204), methods=["POST"])
-    server = make_server("127.0.0.1", 0, server_app)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        result = run(
-            Flask("none"),
-            "simulate",
-            "telephony",
-            "--url",
-            f"http://127.0.0.1:{server.server_port}/t",
-            "--secret",
-            "s",
-        )
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving(server_app) as base:
+        result = run(Flask("none"), "simulate", "telephony", "--url", base + "/t", "--secret", "s")
 
     assert result.exit_code == 1
     assert "[empty_not_allowed]" in result.output
@@ -502,16 +496,10 @@ def test_simulate_url_judges_an_empty_telephony_answer(served: tuple[Flask, str]
 
 def test_simulate_url_verifies_a_served_event_hook() -> None:
     app = events_app([])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/okta/hooks/events"
-    try:
+    with serving(app) as base:
+        url = base + "/okta/hooks/events"
         verified = run(app, "simulate", "events", "--verify", "--challenge", "c-7", "--url", url)
         delivered = run(app, "simulate", "events", "--url", url)
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
     assert verified.exit_code == 0, verified.output
     assert verified.output.startswith(f"GET {url}\n  Authorization: ****\n")
@@ -526,10 +514,7 @@ def test_simulate_url_verifies_a_served_event_hook() -> None:
 def test_simulate_url_fails_a_verification_that_does_not_echo_the_challenge() -> None:
     server_app = Flask("bare")
     server_app.add_url_rule("/e", "e", lambda: {"challenge": "c-8"}, methods=["GET"])
-    server = make_server("127.0.0.1", 0, server_app)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(server_app) as base:
         result = run(
             Flask("none"),
             "simulate",
@@ -538,13 +523,10 @@ def test_simulate_url_fails_a_verification_that_does_not_echo_the_challenge() ->
             "--challenge",
             "c-8",
             "--url",
-            f"http://127.0.0.1:{server.server_port}/e",
+            base + "/e",
             "--secret",
             "s",
         )
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
     assert result.exit_code == 1
     assert "Okta's verification: failed" in result.output
