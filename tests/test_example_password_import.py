@@ -46,11 +46,6 @@ def app(tmp_path: Path) -> Flask:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The stored hashes each password check ran against, in order."""
     seen: list[str] = []

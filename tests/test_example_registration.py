@@ -23,11 +23,6 @@ def app(tmp_path: Path) -> Flask:
     return make_app(tmp_path)
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def sign_up(**profile: Any) -> dict[str, Any]:
     payload = adapted(SSR)
     payload["data"]["userProfile"].update(profile)

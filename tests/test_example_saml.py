@@ -29,11 +29,6 @@ def app(tmp_path: Path) -> Flask:
     return make_app(tmp_path)
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def assertion_for(login: str, **claims: Any) -> dict[str, Any]:
     payload = adapted("saml.request.json")
     payload["data"]["context"]["user"]["profile"]["login"] = login

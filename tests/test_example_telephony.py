@@ -27,11 +27,6 @@ def app(tmp_path: Path) -> Flask:
     return make_app(tmp_path)
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def code_request(**message: Any) -> dict[str, Any]:
     payload = adapted("telephony.request.json")
     profile = payload["data"]["messageProfile"]

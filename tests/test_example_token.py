@@ -43,11 +43,6 @@ def app(tmp_path: Path) -> Flask:
     return make_app(tmp_path)
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def token_request(login: str | None = ISAAC, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     """Okta's token sample, for ``login`` (no user at all when ``None``)."""
     payload = adapted("token.request.json")

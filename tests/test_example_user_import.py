@@ -23,11 +23,6 @@ def app(tmp_path: Path) -> Flask:
     return make_app(tmp_path)
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def app_user(
     email: str | None = None, user_id: str | None = None, **profile: Any
 ) -> dict[str, Any]:
