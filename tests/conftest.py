@@ -94,6 +94,16 @@ def okta_headers(secret: str | None = SECRET, **extra: str) -> dict[str, str]:
     return headers
 
 
+class FakeClock:
+    """A monotonic clock that moves only when a test sets ``now``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def build_app(hooks: OktaHooks, **config: Any) -> Flask:
     """A Flask app with ``hooks`` registered and a shared secret configured."""
     app = Flask("okta_hooks_test")

@@ -8,15 +8,9 @@ import pytest
 
 from flask_okta_hooks import DedupeStore, MemoryDedupeStore
 
+from .conftest import FakeClock
+
 ID = "f1d0b993-cc19-11ed-a688-db22c99ef6c4"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_only_the_first_claim_of_an_id_wins() -> None:
@@ -39,7 +33,7 @@ def test_a_released_id_can_be_claimed_again() -> None:
 
 
 def test_ids_are_forgotten_after_the_ttl() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = MemoryDedupeStore(ttl=60, clock=clock)
     store.claim(ID)
 

@@ -17,6 +17,7 @@ from example_app.passwords import (
     verify_password,
 )
 
+from .conftest import FakeClock
 from .example_support import FAST_COSTS
 
 SCHEMES = list(Scheme)
@@ -128,16 +129,8 @@ def test_unknown_formats_are_named_as_such() -> None:
 # --- admission ------------------------------------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_work_that_fits_before_the_deadline_runs_and_is_measured() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     admission = Admission(1, clock)
 
     def task() -> str:
@@ -149,7 +142,7 @@ def test_work_that_fits_before_the_deadline_runs_and_is_measured() -> None:
 
 
 def test_work_expected_to_overrun_the_deadline_is_shed_unstarted() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     admission = Admission(1, clock)
     admission.learn("bcrypt", 1.5)
     started: list[bool] = []

@@ -34,7 +34,7 @@ from flask_okta_hooks.hook_types import HOOK_TYPES_BY_SLUG, PASSWORD_IMPORT, TOK
 from flask_okta_hooks.hooks import saml, token, user_import
 from flask_okta_hooks.runner import INLINE_AFTER, HandlerRunner
 
-from .conftest import REQUEST_SAMPLE, build_app, post_json, sample
+from .conftest import REQUEST_SAMPLE, FakeClock, build_app, post_json, sample
 
 DEADLINE = 0.2
 #: How late an answer may be past the deadline (RELIABILITY §2.6).
@@ -512,16 +512,6 @@ def test_inline_under_zero_keeps_every_call_on_a_worker() -> None:
 
 
 # --- time left ---------------------------------------------------------------------------------
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_handler_sees_how_much_time_it_has_left() -> None:
