@@ -5,7 +5,7 @@ with the typed response helpers; requests are authenticated and validated, respo
 checked against Okta's rules, before anything reaches Okta.
 """
 
-from .blueprint import OktaHooks, render
+from .blueprint import OktaHooks
 from .dedupe import DedupeStore, MemoryDedupeStore
 from .errors import (
     ConfigurationError,
@@ -86,6 +86,7 @@ from .hooks.user_import import (
     UserImportHookResponse,
 )
 from .redaction import RedactingFilter
+from .rendering import render
 from .request import HookRequest, OktaSession, OktaUser, RequestInfo, UserProfile
 from .response import ErrorCause, HookResponse
 from .secret import Secret

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
 import orjson
@@ -34,16 +33,10 @@ from .config import (
     apply_defaults,
     require_header_secret,
 )
-from .constants import MAX_RESPONSE_BYTES
 from .deadline import Clock
-from .errors import (
-    HandlerResultError,
-    HookRequestError,
-    MethodNotAllowed,
-    ResponseRuleError,
-    Violation,
-)
-from .failure import FailurePolicy, Fallback, Outcome
+from .endpoint import Endpoint, HandlerResult, OnFailure
+from .errors import HookRequestError, MethodNotAllowed
+from .failure import FailurePolicy, Outcome
 from .hook_types import PASSWORD_IMPORT, REGISTRATION, SAML, TELEPHONY, TOKEN, USER_IMPORT, HookType
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
@@ -52,6 +45,7 @@ from .hooks.telephony import TelephonyHookRequest, TelephonyHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .hooks.user_import import UserImportHookRequest, UserImportHookResponse
 from .logs import log_call
+from .rendering import error_response, render
 from .request import HookRequest
 from .response import HookResponse
 from .runner import HandlerRunner
@@ -63,24 +57,6 @@ _ENDPOINT_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 Req = TypeVar("Req", bound=HookRequest)
 Resp = TypeVar("Resp", bound=HookResponse)
-#: What a handler may return: its hook type's response, a body in wire format, or None.
-HandlerResult = HookResponse | Mapping[str, Any] | None
-#: An endpoint's failure policy: a name (``"safe"``, ``"retry"``, ``"deny"`` ...) or a
-#: callable ``(call) -> response | None``; see :mod:`flask_okta_hooks.failure`.
-OnFailure = str | Fallback | None
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One mounted handler: its hook type, path below the prefix, endpoint name and
-    failure policy."""
-
-    hook_type: HookType
-    path: str
-    name: str
-    handler: Callable[[Any], HandlerResult]
-    policy: FailurePolicy | None = None
-    """``None`` means the hook type's ``"safe"`` outcome."""
 
 
 class _BoundDecorator(Generic[Req, Resp]):
@@ -306,68 +282,3 @@ class OktaHooks(Blueprint):
         if outcome.body is None:
             return app.response_class(status=204)
         return app.response_class(outcome.body, status=200, mimetype="application/json")
-
-
-def render(
-    hook_type: HookType, call: HookRequest, result: HandlerResult, validate: bool = True
-) -> bytes | None:
-    """Turn a handler's result into the bytes to send, ``None`` meaning an empty 204.
-
-    Raises :class:`~.errors.HandlerResultError` for a result this hook type cannot send
-    and :class:`~.errors.ResponseRuleError` for one that breaks Okta's rules.
-    """
-    if result is None:
-        if not hook_type.empty_allowed:
-            raise HandlerResultError(
-                f"a {hook_type.slug} handler must return a {hook_type.response_class.__name__}: "
-                f"Okta does not accept an empty answer for this hook type"
-            )
-        result = hook_type.response_class.empty_outcome(call)
-        if result is None:
-            return None
-    if isinstance(result, hook_type.response_class):
-        if result.request is not call:
-            raise HandlerResultError("the handler returned a response to another request")
-        body = result.to_dict()
-        # What violations() checks, on the body already built.
-        violations = result._check_body(call, body) if validate else []
-    elif isinstance(result, Mapping) and not isinstance(result, HookResponse):
-        body = dict(result)
-        violations = hook_type.response_class.check(call, body) if validate else []
-    else:
-        raise HandlerResultError(
-            f"a {hook_type.slug} handler returns a {hook_type.response_class.__name__}, "
-            f"a dict in Okta's wire format or None, not {type(result).__name__}"
-        )
-    if violations:
-        raise ResponseRuleError(violations)
-    try:
-        data = orjson.dumps(body)
-    except orjson.JSONEncodeError:
-        raise ResponseRuleError(
-            [Violation("not_json", "", "the response holds values JSON cannot represent")]
-        ) from None
-    if len(data) >= MAX_RESPONSE_BYTES:
-        raise ResponseRuleError(
-            [
-                Violation(
-                    "response_too_large",
-                    "",
-                    f"Okta takes responses under {MAX_RESPONSE_BYTES} bytes",
-                )
-            ]
-        )
-    return data
-
-
-def error_response(app: Flask, exc: HookRequestError) -> Response:
-    """The one JSON error shape: ``{"error": {"code", "message"[, "fields"]}}``."""
-    error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-    if exc.fields:
-        error["fields"] = list(exc.fields)
-    response = app.response_class(
-        orjson.dumps({"error": error}), status=exc.status, mimetype="application/json"
-    )
-    if isinstance(exc, MethodNotAllowed):
-        response.headers["Allow"] = ", ".join(exc.allowed)
-    return response

@@ -30,20 +30,18 @@ import contextvars
 import itertools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from flask import Flask, g
 
 from .config import Settings
 from .deadline import Clock, Job, WorkerPool
+from .endpoint import Endpoint
 from .errors import DeadlineExceeded, HookRequestError
 from .failure import Failure, FailurePolicy, Outcome, Reason, Render
 from .logs import log_late
 from .redaction import mask_call_values, unmask_call_values
 from .request import HookRequest
-
-if TYPE_CHECKING:
-    from .blueprint import Endpoint
 
 #: Consecutive quick calls after which a handler runs inline.
 INLINE_AFTER: Final = 100
