@@ -204,7 +204,9 @@ class OktaHooks(Blueprint):
         caches[self.config_prefix] = SettingsCache(self.config_prefix, settings, app.config)
         runners = app.extensions.setdefault(RUNNERS_KEY, {})
         if self.config_prefix not in runners:
-            runners[self.config_prefix] = HandlerRunner(settings.workers, self.clock)
+            runners[self.config_prefix] = HandlerRunner(
+                settings.workers, self.clock, self.config_prefix + "WORKERS"
+            )
         oauth.install(app, self.config_prefix)
         redaction.install()
         super().register(app, options)

@@ -22,6 +22,13 @@ Two lanes, chosen per endpoint from what its handler has shown:
   dependency stalls lose the deadline's protection.
 
 ``OKTA_HOOKS_INLINE_UNDER = 0`` keeps every call in the worker lane.
+
+A call that finds every worker busy waits in line for one, first come first served, while
+at least :data:`RUN_SHARE` of its deadline is left for the handler to run in; a call that
+cannot start by then gets the failure outcome ``saturated``. When handlers abandoned at
+their deadline hold every worker (a stalled dependency), calls get it at once instead.
+Either is logged once as a WARNING (at most every :data:`WARN_EVERY` seconds) that names
+the workers setting.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import math
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -39,12 +47,18 @@ from .deadline import Clock, Job, WorkerPool
 from .endpoint import Endpoint
 from .errors import DeadlineExceeded, HookRequestError
 from .failure import Failure, FailurePolicy, Outcome, Reason, Render
-from .logs import log_late
+from .logs import log_late, logger
 from .redaction import mask_call_values, unmask_call_values
 from .request import HookRequest
 
 #: Consecutive quick calls after which a handler runs inline.
 INLINE_AFTER: Final = 100
+#: A call waiting for a worker must start with at least this share of its deadline left
+#: (1.0 s of the default 2.0 s), for its handler to run in. A queue of quick handlers
+#: drains far sooner; a handler needing more than that would overrun anyway.
+RUN_SHARE: Final = 0.5
+#: Fewest seconds between two warnings of one kind about calls short of workers.
+WARN_EVERY: Final = 60.0
 
 
 class _Lane:
@@ -89,11 +103,14 @@ class HandlerRunner:
     """Runs the handlers of one app and configuration prefix; the blueprint makes one
     when it is registered."""
 
-    def __init__(self, workers: int, clock: Clock) -> None:
+    def __init__(self, workers: int, clock: Clock, workers_key: str = "OKTA_HOOKS_WORKERS") -> None:
         self.pool = WorkerPool(workers)
         self.clock = clock
+        self.workers_key = workers_key
         self._lanes: dict[int, _Lane] = {}
         self._ids = itertools.count()
+        self._warn_lock = threading.Lock()
+        self._quiet_until: dict[str, float] = {}
 
     def inline(self, endpoint: Endpoint) -> bool:
         """Whether ``endpoint``'s handler runs on the request thread now."""
@@ -204,10 +221,16 @@ class HandlerRunner:
 
         job = Job(_in_context(contextvars.copy_context(), produce))
         pool = self.pool
-        if call.time_left() <= 0:  # the body took the whole budget to arrive
+        left = call.time_left()
+        if left <= 0:  # the body took the whole budget to arrive
             raise _Unanswered(Failure(Reason.DEADLINE))
-        if not pool.submit(job):
+        if not pool.submit(job, left - settings.deadline * RUN_SHARE):
+            self._short_of_workers(waited=False)
             raise _Unanswered(Failure(Reason.SATURATED))
+        if job.queued:
+            self._short_of_workers(waited=True)
+            if not pool.wait_start(job):
+                raise _Unanswered(Failure(Reason.SATURATED))
         if not pool.wait(job, call.time_left()) and pool.abandon(
             job, _report_late(hook_type.slug, call, settings.deadline)
         ):
@@ -217,6 +240,43 @@ class HandlerRunner:
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[no-any-return]
+
+    def _short_of_workers(self, waited: bool) -> None:
+        """Warn that calls wait for a worker, or get their failure outcome for want of
+        one: once, then at most every :data:`WARN_EVERY` seconds."""
+        kind = "wait" if waited else "refuse"
+        now = self.clock()
+        with self._warn_lock:
+            if now < self._quiet_until.get(kind, -math.inf):
+                return
+            self._quiet_until[kind] = now + WARN_EVERY
+        pool = self.pool
+        if waited:
+            logger.warning(
+                "okta hook calls are waiting for a worker: all %d are busy; a call that "
+                "cannot start with %d%% of its deadline left gets its failure outcome "
+                "(saturated). Set %s to at least the server's request threads per process "
+                "(gunicorn --threads).",
+                pool.size,
+                RUN_SHARE * 100,
+                self.workers_key,
+            )
+        elif pool.abandoned >= pool.size:
+            logger.warning(
+                "okta hook calls get their failure outcome (saturated) at once: handlers "
+                "past their deadline hold all %d workers (%s), a stalled dependency? "
+                "Workers come back as those handlers return.",
+                pool.size,
+                self.workers_key,
+            )
+        else:
+            logger.warning(
+                "okta hook calls get their failure outcome (saturated): all %d workers "
+                "are busy and the call has too little of its deadline left to wait. "
+                "Raise %s.",
+                pool.size,
+                self.workers_key,
+            )
 
 
 def _strict(app: Flask, endpoint: Endpoint, settings: Settings) -> bool:
