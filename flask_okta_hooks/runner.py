@@ -29,6 +29,15 @@ cannot start by then gets the failure outcome ``saturated``. When handlers aband
 their deadline hold every worker (a stalled dependency), calls get it at once instead.
 Either is logged once as a WARNING (at most every :data:`WARN_EVERY` seconds) that names
 the workers setting.
+
+A handler that raises a :class:`BaseException` that is not an :class:`Exception`
+(``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit`` ...) gets the failure outcome
+like any other, strict mode included, on either lane: left to propagate, it would end the
+server's request thread or worker process and every call in flight with it. The one
+exception: ``KeyboardInterrupt`` and ``SystemExit`` raised on the main thread propagate,
+since that is where signals arrive (Ctrl-C in a single-threaded development server, a
+server stopping its process with ``sys.exit``). Only an inline handler can run there, and
+only under a server that serves calls on its main thread.
 """
 
 from __future__ import annotations
@@ -92,7 +101,8 @@ class _Lane:
 
 
 class _Unanswered(Exception):
-    """The handler gave no answer in time (deadline, no free worker)."""
+    """The handler gave no answer (deadline, no free worker, or it raised on a worker
+    what is not an :class:`Exception`)."""
 
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.reason.value)
@@ -169,6 +179,12 @@ class HandlerRunner:
             if _strict(app, endpoint, settings):
                 raise
             failure = Failure.of(exc)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            if threading.current_thread() is threading.main_thread():
+                raise  # how signals stop the process; see the module doc
+            failure = Failure.of(exc)
+        except BaseException as exc:
+            failure = Failure.of(exc)
         policy = endpoint.policy or FailurePolicy.resolve(endpoint.hook_type, None)
         return policy.outcome(call, failure, render)
 
@@ -237,8 +253,11 @@ class HandlerRunner:
             lane.record(math.inf, settings.inline_under)
             raise _Unanswered(Failure(Reason.DEADLINE))
         lane.record(took[0], settings.inline_under)
-        if job.error is not None:
-            raise job.error
+        error = job.error
+        if error is not None:
+            if not isinstance(error, Exception):  # raised on a worker: it stops nothing here
+                raise _Unanswered(Failure.of(error))
+            raise error
         return job.result  # type: ignore[no-any-return]
 
     def _short_of_workers(self, waited: bool) -> None:
@@ -298,7 +317,7 @@ def _in_context(context: contextvars.Context, fn: Callable[[], Any]) -> Callable
 def _report_late(hook: str, call: HookRequest, deadline: float) -> Callable[[Job], None]:
     def report(job: Job) -> None:
         error = job.error
-        failure = Failure.of(error) if isinstance(error, Exception) else None
+        failure = None if error is None else Failure.of(error)
         log_late(hook, call.event_id, deadline - call.time_left(), failure)
 
     return report
