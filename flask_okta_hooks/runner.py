@@ -165,7 +165,7 @@ class HandlerRunner:
         started = self.clock()
         try:
             if lane.inline and limit > 0 and not lane.stalled(started, limit):
-                body = self._run_inline(lane, endpoint, call, settings, render, started)
+                body = self._run_inline(lane, app, endpoint, call, settings, render, started)
             else:
                 body = self._run_on_worker(lane, app, endpoint, call, settings, render)
             return Outcome(body)
@@ -191,6 +191,7 @@ class HandlerRunner:
     def _run_inline(
         self,
         lane: _Lane,
+        app: Flask,
         endpoint: Endpoint,
         call: HookRequest,
         settings: Settings,
@@ -200,7 +201,7 @@ class HandlerRunner:
         key = next(self._ids)
         lane.running[key] = started
         try:
-            result = endpoint.handler(call)
+            result = _handler(app, endpoint)(call)
             body = render(endpoint.hook_type, call, result, settings.validate_responses)
         finally:
             del lane.running[key]
@@ -219,7 +220,7 @@ class HandlerRunner:
         render: Render,
     ) -> bytes | None:
         hook_type = endpoint.hook_type
-        handler = endpoint.handler
+        handler = _handler(app, endpoint)
         validate = settings.validate_responses
         shared_g = dict(vars(g._get_current_object()))
         clock = self.clock
@@ -296,6 +297,14 @@ class HandlerRunner:
                 pool.size,
                 self.workers_key,
             )
+
+
+def _handler(app: Flask, endpoint: Endpoint) -> Callable[[HookRequest], Any]:
+    # An async handler runs to completion on an event loop of its own, as Flask runs an
+    # async view; the call's deadline, lanes and failure policy apply to it unchanged.
+    if endpoint.coroutine:
+        return app.ensure_sync(endpoint.handler)
+    return endpoint.handler
 
 
 def _strict(app: Flask, endpoint: Endpoint, settings: Settings) -> bool:
