@@ -187,6 +187,16 @@ def hold(pool: WorkerPool, release: threading.Event) -> Job:
     return job
 
 
+def line_up(pool: WorkerPool, release: threading.Event, wait: float) -> tuple[Job, Job, list[str]]:
+    """The job holding the pool's one worker, a job in line behind it for ``wait``
+    seconds, and the list that job appends to if it ever runs."""
+    holder = hold(pool, release)
+    ran: list[str] = []
+    job = Job(lambda: ran.append("late"))
+    assert pool.submit(job, wait=wait)
+    return holder, job, ran
+
+
 def test_a_job_that_finds_every_worker_busy_waits_in_line_and_runs(
     release: threading.Event,
 ) -> None:
@@ -209,10 +219,7 @@ def test_a_job_that_cannot_start_in_time_is_withdrawn_and_never_runs(
     release: threading.Event,
 ) -> None:
     pool = WorkerPool(1)
-    holder = hold(pool, release)
-    ran: list[str] = []
-    job = Job(lambda: ran.append("late"))
-    pool.submit(job, wait=0.2)
+    holder, job, ran = line_up(pool, release, wait=0.2)
 
     started = time.perf_counter()
     assert not pool.wait_start(job)
@@ -232,10 +239,7 @@ def test_a_worker_drops_a_job_found_in_line_past_its_start_time(
 ) -> None:
     # The waiter was slow to wake (a loaded machine): the worker must not start it late.
     pool = WorkerPool(1)
-    holder = hold(pool, release)
-    ran: list[str] = []
-    job = Job(lambda: ran.append("late"))
-    pool.submit(job, wait=0.01)
+    holder, job, ran = line_up(pool, release, wait=0.01)
     time.sleep(0.05)
     release.set()
     assert pool.wait(holder, 1.0)
@@ -276,4 +280,6 @@ def test_when_abandoned_jobs_hold_every_worker_nothing_waits(release: threading.
     release.set()
     assert pool.wait_start(queued)
     assert pool.wait(queued, 1.0)
+    assert pool.wait(first, 1.0)
+    assert pool.wait(second, 1.0)
     assert pool.abandoned == 0

@@ -18,7 +18,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,23 @@ class RaisingApp:
         return bool(lanes.inline(self.hooks.endpoints["/registration"]))
 
 
+@pytest.fixture(autouse=True)
+def quick_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "INLINE_AFTER", 3)  # reach the inline lane in a few calls
+
+
+def armed_inline(exc: BaseException, call: Callable[[RaisingApp], Any]) -> RaisingApp:
+    """A RaisingApp whose endpoint runs inline (reached by ``call``), then armed."""
+    raising = RaisingApp(exc, OKTA_HOOKS_INLINE_UNDER=0.1)
+    for _ in range(20):
+        if raising.inline():
+            break
+        assert call(raising).status_code == 204
+    assert raising.inline()
+    raising.armed.set()
+    return raising
+
+
 def assert_failure_outcome(response: Any, caplog: pytest.LogCaptureFixture, name: str) -> None:
     assert response.status_code == 200  # the denial, not a 500 and not the handler's 204
     assert "error" in response.get_json()
@@ -92,16 +109,9 @@ def test_on_the_worker_lane_it_gets_the_failure_outcome(
 
 @pytest.mark.parametrize("exc", RAISED, ids=IDS)
 def test_on_the_inline_lane_it_gets_the_failure_outcome(
-    exc: BaseException, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    exc: BaseException, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(runner, "INLINE_AFTER", 3)
-    raising = RaisingApp(exc, OKTA_HOOKS_INLINE_UNDER=0.1)
-    for _ in range(20):
-        if raising.inline():
-            break
-        assert raising.call_on_a_thread().status_code == 204
-    assert raising.inline()
-    raising.armed.set()
+    raising = armed_inline(exc, RaisingApp.call_on_a_thread)
 
     response = raising.call_on_a_thread()
 
@@ -111,29 +121,19 @@ def test_on_the_inline_lane_it_gets_the_failure_outcome(
 
 @pytest.mark.parametrize("exc", [GeneratorExit(), BaseException("bare")], ids=IDS[2:])
 def test_on_the_main_thread_other_base_exceptions_still_get_the_failure_outcome(
-    exc: BaseException, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    exc: BaseException, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(runner, "INLINE_AFTER", 3)
-    raising = RaisingApp(exc, OKTA_HOOKS_INLINE_UNDER=0.1)
-    for _ in range(20):
-        raising.call()
-    assert raising.inline()
-    raising.armed.set()
+    raising = armed_inline(exc, RaisingApp.call)
 
     assert_failure_outcome(raising.call(), caplog, type(exc).__name__)
 
 
 @pytest.mark.parametrize("exc", [KeyboardInterrupt(), SystemExit(3)], ids=IDS[1::-1])
 def test_on_the_main_thread_keyboard_interrupt_and_system_exit_stop_the_process(
-    exc: BaseException, monkeypatch: pytest.MonkeyPatch
+    exc: BaseException,
 ) -> None:
     # A single-threaded server serves calls on the main thread, where Ctrl-C arrives.
-    monkeypatch.setattr(runner, "INLINE_AFTER", 3)
-    raising = RaisingApp(exc, OKTA_HOOKS_INLINE_UNDER=0.1)
-    for _ in range(20):
-        raising.call()
-    assert raising.inline()
-    raising.armed.set()
+    raising = armed_inline(exc, RaisingApp.call)
 
     with pytest.raises(type(exc)):
         raising.call()

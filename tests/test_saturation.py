@@ -92,11 +92,16 @@ def holding_handler(release: threading.Event, ran: list[str]) -> tuple[Any, thre
     return handler, holding
 
 
-def hold_the_only_worker(app: Flask, holding: threading.Event) -> Call:
+def held(release: threading.Event, **config: Any) -> tuple[Flask, list[str], Call]:
+    """An app whose one worker a first call holds until ``release``; the event ids its
+    handler saw, and that first call."""
+    ran: list[str] = []
+    handler, holding = holding_handler(release, ran)
+    app = registration_app(handler, **config)
     holder = Call(app, "holder")
     holder.start()
     assert holding.wait(5)
-    return holder
+    return app, ran, holder
 
 
 def wait_until_queued(app: Flask, count: int) -> None:
@@ -111,10 +116,7 @@ def wait_until_queued(app: Flask, count: int) -> None:
 def test_a_call_that_finds_every_worker_busy_waits_and_is_served(
     release: threading.Event, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ran: list[str] = []
-    handler, holding = holding_handler(release, ran)
-    app = registration_app(handler)
-    hold_the_only_worker(app, holding)
+    app, ran, _ = held(release)
 
     waiter = Call(app, "waiter")
     waiter.start()
@@ -135,10 +137,7 @@ def test_a_call_that_finds_every_worker_busy_waits_and_is_served(
 def test_a_call_that_cannot_start_in_time_gets_its_failure_outcome_then(
     release: threading.Event,
 ) -> None:
-    ran: list[str] = []
-    handler, holding = holding_handler(release, ran)
-    app = registration_app(handler)
-    hold_the_only_worker(app, holding)
+    app, ran, _ = held(release)
 
     waiter = Call(app, "waiter")
     waiter.start()
@@ -161,10 +160,7 @@ def test_a_call_that_cannot_start_in_time_gets_its_failure_outcome_then(
 def test_calls_waiting_for_a_worker_are_served_first_come_first_served(
     release: threading.Event,
 ) -> None:
-    ran: list[str] = []
-    handler, holding = holding_handler(release, ran)
-    app = registration_app(handler, OKTA_HOOKS_DEADLINE=2.0)
-    hold_the_only_worker(app, holding)
+    app, ran, _ = held(release, OKTA_HOOKS_DEADLINE=2.0)
 
     waiters = []
     for number in range(4):
@@ -181,10 +177,7 @@ def test_calls_waiting_for_a_worker_are_served_first_come_first_served(
 def test_when_stalled_handlers_hold_every_worker_calls_fail_fast_and_warn_once(
     release: threading.Event, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ran: list[str] = []
-    handler, holding = holding_handler(release, ran)
-    app = registration_app(handler, OKTA_HOOKS_DEADLINE=0.3)
-    holder = hold_the_only_worker(app, holding)
+    app, ran, holder = held(release, OKTA_HOOKS_DEADLINE=0.3)
     assert not holder.result().allowed  # answered at its deadline; its handler still runs
 
     calls = [Call(app, f"caller-{number}") for number in range(5)]
