@@ -63,8 +63,9 @@ from .request import HookRequest
 #: Consecutive quick calls after which a handler runs inline.
 INLINE_AFTER: Final = 100
 #: A call waiting for a worker must start with at least this share of its deadline left
-#: (1.0 s of the default 2.0 s), for its handler to run in. A queue of quick handlers
-#: drains far sooner; a handler needing more than that would overrun anyway.
+#: (half: 1.0 s of the default 2.0 s, as the warnings and the README say), for its handler
+#: to run in. A line of quick handlers drains far sooner; a handler needing more than
+#: that would overrun anyway.
 RUN_SHARE: Final = 0.5
 #: Fewest seconds between two warnings of one kind about calls short of workers.
 WARN_EVERY: Final = 60.0
@@ -263,40 +264,32 @@ class HandlerRunner:
 
     def _short_of_workers(self, waited: bool) -> None:
         """Warn that calls wait for a worker, or get their failure outcome for want of
-        one: once, then at most every :data:`WARN_EVERY` seconds."""
-        kind = "wait" if waited else "refuse"
+        one: once, then at most every :data:`WARN_EVERY` seconds for each of the three."""
+        pool = self.pool
+        if waited:
+            kind = (
+                "okta hook calls are waiting for a worker: all %d are busy; a call that "
+                "cannot start with half its deadline left gets its failure outcome "
+                "(saturated). Set %s to at least the server's request threads per process "
+                "(gunicorn --threads)."
+            )
+        elif pool.abandoned >= pool.size:
+            kind = (
+                "okta hook calls get their failure outcome (saturated) at once: handlers "
+                "past their deadline hold all %d workers (%s), a stalled dependency? "
+                "Workers come back as those handlers return."
+            )
+        else:
+            kind = (
+                "okta hook calls get their failure outcome (saturated): all %d workers are "
+                "busy and the call has less than half its deadline left to wait. Raise %s."
+            )
         now = self.clock()
         with self._warn_lock:
             if now < self._quiet_until.get(kind, -math.inf):
                 return
             self._quiet_until[kind] = now + WARN_EVERY
-        pool = self.pool
-        if waited:
-            logger.warning(
-                "okta hook calls are waiting for a worker: all %d are busy; a call that "
-                "cannot start with %d%% of its deadline left gets its failure outcome "
-                "(saturated). Set %s to at least the server's request threads per process "
-                "(gunicorn --threads).",
-                pool.size,
-                RUN_SHARE * 100,
-                self.workers_key,
-            )
-        elif pool.abandoned >= pool.size:
-            logger.warning(
-                "okta hook calls get their failure outcome (saturated) at once: handlers "
-                "past their deadline hold all %d workers (%s), a stalled dependency? "
-                "Workers come back as those handlers return.",
-                pool.size,
-                self.workers_key,
-            )
-        else:
-            logger.warning(
-                "okta hook calls get their failure outcome (saturated): all %d workers "
-                "are busy and the call has too little of its deadline left to wait. "
-                "Raise %s.",
-                pool.size,
-                self.workers_key,
-            )
+        logger.warning(kind, pool.size, self.workers_key)
 
 
 def _handler(app: Flask, endpoint: Endpoint) -> Callable[[HookRequest], Any]:
