@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -36,8 +35,7 @@ from werkzeug.wrappers import Request, Response
 from flask_okta_hooks import ConfigurationError, OktaHooks, TokenHookRequest, TokenHookResponse
 from flask_okta_hooks.oauth import KEY_MAX_AGE, RETRY_WITHOUT_KEYS, verifier_for
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / ".." / "shared" / "okta" / "samples"
+from .conftest import sample_bytes
 
 ISSUER = "https://dev-123456.okta.example/oauth2/default"
 AUDIENCE = "api://default"
@@ -260,13 +258,7 @@ def live() -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def sample() -> bytes:
-    path = SAMPLES / "token.request.json"
-    if not path.is_file():
-        pytest.skip(
-            f"Okta's sample token-hook request is not at {path.resolve()}: the tests need "
-            f"the shared/ folder beside the repository"
-        )
-    return path.read_bytes()
+    return sample_bytes("token.request.json")
 
 
 class FakeClock:
