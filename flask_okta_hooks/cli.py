@@ -39,10 +39,10 @@ from .hook_types import HOOK_TYPES, HookType
 from .oauth import _http_opener
 from .request import HookRequest
 from .routes import HookRoute, hook_routes, hook_type_named, route_for
+from .samples import DROP, apply_overrides, make_payload, set_path, variants
 from .secret import PLACEHOLDER
-from .testing.assertions import OKTA_ON_FAILURE, okta_verdict, verification_verdict
-from .testing.client import OktaClient
-from .testing.payloads import DROP, apply_overrides, make_payload, set_path, variants
+from .simulator import OktaClient
+from .verdict import OKTA_ON_FAILURE, okta_verdict, verification_verdict
 
 #: Okta waits this long for an answer; ``simulate --url`` waits as long.
 OKTA_TIMEOUT = 3.0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,6 +158,20 @@ def test_the_group_is_found_through_the_flask_commands_entry_point() -> None:
 
     assert result.exit_code == 0, result.output
     assert "/okta/hooks/telephony" in result.output
+
+
+def test_the_commands_do_not_import_the_test_kit() -> None:
+    # The test kit may need test-only packages; the commands ship in production images.
+    code = (
+        "import sys, flask_okta_hooks.cli, flask_okta_hooks.openapi; "
+        "print(sorted(m for m in sys.modules if m.startswith('flask_okta_hooks.testing')))"
+    )
+
+    done = subprocess.run(  # noqa: S603 (this interpreter, a fixed script)
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert done.stdout.strip() == "[]"
 
 
 # --- sample ----------------------------------------------------------------------------------

@@ -28,8 +28,31 @@ Example::
         assert_okta_accepts(result)
 """
 
+from ..samples import (
+    DROP,
+    FACTORIES,
+    PayloadFactory,
+    apply_overrides,
+    event_hook_request,
+    get_path,
+    load_sample,
+    log_event,
+    make_payload,
+    make_request,
+    password_import_request,
+    registration_request,
+    request_from_payload,
+    saml_request,
+    sample_names,
+    set_path,
+    telephony_request,
+    token_request,
+    user_import_request,
+    variants,
+)
+from ..simulator import HookResult, OktaClient, SigningKey
+from ..verdict import OKTA_ON_FAILURE, okta_verdict, verification_verdict
 from .assertions import (
-    OKTA_ON_FAILURE,
     Observed,
     assert_app_user_profile_updated,
     assert_assertion_replaced,
@@ -56,31 +79,6 @@ from .assertions import (
     assert_verification_answered,
     hook_type_of,
     observe,
-    okta_verdict,
-    verification_verdict,
-)
-from .client import HookResult, OktaClient, SigningKey
-from .payloads import (
-    DROP,
-    FACTORIES,
-    PayloadFactory,
-    apply_overrides,
-    event_hook_request,
-    get_path,
-    load_sample,
-    log_event,
-    make_payload,
-    make_request,
-    password_import_request,
-    registration_request,
-    request_from_payload,
-    saml_request,
-    sample_names,
-    set_path,
-    telephony_request,
-    token_request,
-    user_import_request,
-    variants,
 )
 
 __all__ = [

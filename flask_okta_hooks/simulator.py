@@ -1,4 +1,6 @@
-"""A test client that calls an app's hook endpoints the way Okta does.
+"""Call an app's hook endpoints in process, the way Okta does.
+
+The engine of ``flask okta-hooks simulate`` and of the test kit's ``okta_client``.
 
 :class:`OktaClient` finds the endpoint of a hook type in the app's URL map, builds the
 call (or takes yours), and authenticates it as the endpoint is configured: the shared
@@ -39,14 +41,14 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import Headers
 from werkzeug.test import TestResponse
 
-from ..blueprint import OktaHooks
-from ..config import OAuthSettings
-from ..errors import HookRequestError
-from ..hook_types import EVENTS, HOOK_TYPES, HookType
-from ..oauth import verifier_for
-from ..request import HookRequest
-from ..routes import HookRoute, hook_type_named, route_for
-from .payloads import make_payload
+from .blueprint import OktaHooks
+from .config import OAuthSettings
+from .errors import HookRequestError
+from .hook_types import EVENTS, HOOK_TYPES, HookType
+from .oauth import verifier_for
+from .request import HookRequest
+from .routes import HookRoute, hook_type_named, route_for
+from .samples import make_payload
 
 JSON = "application/json"
 #: Lifetime of the bearer tokens minted for test calls.
@@ -324,11 +326,12 @@ class OktaClient:
     ) -> HookResult:
         """POST one event hook delivery carrying ``events`` and wait for its handlers.
 
-        Events are in wire format (see :func:`~.payloads.log_event`) or bare event types;
-        without any, the shipped batch is sent. ``factory_kwargs`` go to
-        :func:`~.payloads.event_hook_request` (``event_id``, ``overrides`` ...). Handlers
-        run after the 204 on background threads: with ``wait`` (the default) this returns
-        once they are done, as :meth:`drain` does. ``wait=False`` returns at the 204.
+        Events are in wire format (see :func:`~flask_okta_hooks.samples.log_event`) or
+        bare event types; without any, the shipped batch is sent. ``factory_kwargs`` go to
+        :func:`~flask_okta_hooks.samples.event_hook_request` (``event_id``, ``overrides``
+        ...). Handlers run after the 204 on background threads: with ``wait`` (the
+        default) this returns once they are done, as :meth:`drain` does. ``wait=False``
+        returns at the 204.
 
         Example::
 

@@ -1,4 +1,7 @@
-"""Okta-shaped hook calls for tests: realistic by default, every field overridable.
+"""Okta-shaped hook calls: realistic by default, every field overridable.
+
+The test kit (:mod:`flask_okta_hooks.testing`), the ``sample`` and ``simulate`` commands
+and the OpenAPI examples all build their calls here.
 
 Each factory starts from a sample shipped with the package (``flask_okta_hooks/samples``,
 one realistic call per hook type, shaped like Okta's documented samples) and applies, in
