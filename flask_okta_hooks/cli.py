@@ -24,6 +24,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,13 +36,14 @@ from flask.cli import AppGroup, ScriptInfo
 
 from .config import Settings
 from .errors import HookRequestError, Violation
+from .failure import Failure
 from .hook_types import HOOK_TYPES, HookType
 from .oauth import _http_opener
 from .request import HookRequest
 from .routes import HookRoute, hook_routes, hook_type_named, route_for
 from .samples import DROP, apply_overrides, make_payload, set_path, variants
 from .secret import PLACEHOLDER
-from .simulator import OktaClient
+from .simulator import HookWarning, OktaClient
 from .verdict import OKTA_ON_FAILURE, okta_verdict, verification_verdict
 
 #: Okta waits this long for an answer; ``simulate --url`` waits as long.
@@ -219,6 +221,8 @@ class _Answer:
     method: str = "POST"
     sent: dict[str, str] = field(default_factory=dict)
     """Other request headers worth showing (never a secret)."""
+    failure: Failure | None = None
+    """Why the handler's answer was replaced by the failure outcome (in process only)."""
 
 
 class _Records(logging.Handler):
@@ -259,7 +263,9 @@ def _send_in_process(
     notes = []
     if route.auth(app) == "oauth":
         notes.append("bearer token signed by a local test key (the app's verifier trusts it)")
-    with _captured_logs() as lines:
+    with _captured_logs() as lines, warnings.catch_warnings():
+        # The extension's warnings are shown as its log lines, below.
+        warnings.simplefilter("ignore", HookWarning)
         started = time.perf_counter()
         if challenge is None:
             result = client.post(hook_type, payload, path=route.rule)
@@ -281,6 +287,7 @@ def _send_in_process(
         notes,
         method=result.method,
         sent=_challenge_headers(hook_type, challenge),
+        failure=result.failure,
     )
 
 
@@ -525,13 +532,23 @@ def _report(hook_type: HookType, request: HookRequest | None, answer: _Answer) -
         violations = [Violation("request", "", "the call sent is not a valid call of this type")]
     else:
         violations = okta_verdict(hook_type, request, answer.status, answer.body)
+    failure = answer.failure
+    if failure is not None:
+        click.echo(f"Handler: failed ({failure}); the answer above is the failure outcome")
+        for violation in failure.violations:
+            click.echo(f"  - {violation}")
+        if not failure.violations:
+            click.echo("  run with FLASK_DEBUG=1 to have the handler's error raised here")
     if not violations:
-        click.echo("Okta's rules: OK, Okta accepts this answer.")
-        return
-    click.echo("Okta's rules: broken")
-    for violation in violations:
-        click.echo(f"  - {violation}")
-    click.echo(f"Okta would reject or drop this answer: {OKTA_ON_FAILURE[hook_type.okta_fails]}.")
+        if failure is None:
+            click.echo("Okta's rules: OK, Okta accepts this answer.")
+            return
+    else:
+        click.echo("Okta's rules: broken")
+        for violation in violations:
+            click.echo(f"  - {violation}")
+        consequence = OKTA_ON_FAILURE[hook_type.okta_fails]
+        click.echo(f"Okta would reject or drop this answer: {consequence}.")
     click.get_current_context().exit(1)
 
 

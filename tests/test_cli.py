@@ -261,11 +261,31 @@ def test_simulate_in_process_prints_the_answer_and_the_verdict() -> None:
 def test_simulate_shows_the_safe_outcome_and_why() -> None:
     result = run(enriching_app(), "simulate", "telephony")
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert "The telephony service could not send the code." in result.output
     assert "Note: log: okta hook call: hook=telephony" in result.output
     assert "outcome=fallback" in result.output
     assert "reason=unusable_result" in result.output
+    assert "Handler: failed (unusable_result); the answer above is the failure outcome" in (
+        result.output
+    )
+    assert "Okta accepts" not in result.output
+
+
+def test_simulate_fails_when_a_broken_rule_gets_the_failure_outcome() -> None:
+    hooks = OktaHooks()
+
+    @hooks.token
+    def claims_the_issuer(call: TokenHookRequest) -> Any:
+        return call.respond().add_access_claim("iss", "https://issuer.example.com")
+
+    result = run(build_app(hooks, TESTING=False), "simulate", "token")
+
+    assert result.exit_code == 1, result.output
+    assert "Status: 204" in result.output
+    assert "Handler: failed (rule_violation:reserved_claim)" in result.output
+    assert "'iss' is reserved in the ACCESS token" in result.output
+    assert "Okta accepts" not in result.output
 
 
 def test_simulate_fails_when_okta_would_drop_the_answer() -> None:
@@ -288,11 +308,11 @@ def test_simulate_takes_a_payload_file_and_changes(tmp_path: Any) -> None:
 
     for result in (from_file, from_stdin, changed):
         # No access token is minted, so the handler's access claim breaks Okta's rules and
-        # the app answers with the token hook's safe outcome: an empty 204.
-        assert result.exit_code == 0, result.output
+        # the app answers with the token hook's safe outcome: an empty 204, a failure.
+        assert result.exit_code == 1, result.output
         assert "Status: 204" in result.output
-        assert "reason=rule_violation:token_not_minted" in result.output
-        assert "Okta's rules: OK" in result.output
+        assert "Handler: failed (rule_violation:token_not_minted)" in result.output
+        assert "no ACCESS token is minted in this request" in result.output
 
 
 def test_simulate_masks_secrets_in_the_request_it_shows() -> None:

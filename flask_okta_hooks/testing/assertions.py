@@ -34,6 +34,7 @@ from ..constants import (
     USER_UPDATE,
 )
 from ..errors import HookRequestError, Violation
+from ..failure import Failure
 from ..hook_types import EVENTS, HOOK_TYPES, HookType
 from ..hooks.events import EventHookRequest
 from ..hooks.password_import import PasswordImportHookRequest
@@ -66,6 +67,8 @@ class Observed:
     """The parsed JSON body; ``None`` when the answer is empty."""
     request: HookRequest | None = None
     source: str = "HTTP"
+    failure: Failure | None = None
+    """Why the handler's answer was replaced by the failure outcome, when it was."""
 
     def __str__(self) -> str:
         if self.body is None:
@@ -103,7 +106,10 @@ def observe(response: Any, request: HookRequest | Mapping[str, Any] | None = Non
         return Observed(200, response.to_dict(), typed_request or response.request, "handler")
     if isinstance(response, HookResult):
         return Observed(
-            response.status_code, parse_body(response.data), typed_request or response.request
+            response.status_code,
+            parse_body(response.data),
+            typed_request or response.request,
+            failure=response.failure,
         )
     if isinstance(response, Mapping):
         return Observed(200, dict(response), typed_request, source="handler dict")
@@ -126,9 +132,27 @@ def _fail(expected: str, observed: Observed, detail: str = "") -> AssertionError
     return AssertionError(f"expected {expected}\n  got: {observed}{extra}")
 
 
-def _answered(observed: Observed, expected: str) -> None:
-    """Domain assertions need an answer Okta reads: a 200, or an empty 204."""
+def _from_handler(observed: Observed, expected: str) -> None:
+    """Every assertion is about the handler's own answer, never the failure outcome the
+    extension sent in its place (a 204, a denial ...), however alike they look."""
     __tracebackhide__ = True
+    failure = observed.failure
+    if failure is None:
+        return
+    lines = [f"the handler's answer was replaced by the failure outcome ({failure})"]
+    lines += [f"- {violation}" for violation in failure.violations]
+    if not failure.violations:
+        lines.append(
+            "run the app under test with TESTING = True (or OKTA_HOOKS_STRICT = True) "
+            "to have the handler's error raised in the test"
+        )
+    raise _fail(expected, observed, "\n  ".join(lines))
+
+
+def _answered(observed: Observed, expected: str) -> None:
+    """Domain assertions need the handler's answer, one Okta reads: a 200, or an empty 204."""
+    __tracebackhide__ = True
+    _from_handler(observed, expected)
     if observed.status not in (200, 204):
         raise _fail(expected, observed, "Okta reads only a 200 with JSON, or an empty 204")
 
@@ -157,6 +181,7 @@ def assert_okta_accepts(
     if observed.request is None:
         raise ValueError("pass the request the response answers: Okta's rules depend on it")
     hook_type = hook_type_of(observed.request)
+    _from_handler(observed, f"an answer Okta accepts for a {hook_type.slug} hook")
     try:
         violations = okta_verdict(hook_type, observed.request, observed.status, observed.body)
     except HookRequestError as exc:
@@ -170,6 +195,7 @@ def assert_empty_response(response: Any) -> None:
     """The answer is empty: a 204 (or a handler's ``None``), or an empty typed response."""
     __tracebackhide__ = True
     observed = observe(response)
+    _from_handler(observed, "an empty response")
     if isinstance(response, HookResponse | Mapping):
         if observed.body != {}:
             raise _fail("an empty response", observed)
@@ -271,6 +297,7 @@ def assert_events_accepted(response: Any) -> None:
     __tracebackhide__ = True
     observed = observe(response)
     expected = "the event hook delivery to be accepted (an empty 204)"
+    _from_handler(observed, expected)
     if observed.request is not None and not isinstance(observed.request, EventHookRequest):
         raise _fail(expected, observed, "the call sent is not an event hook delivery")
     if observed.status not in (200, 204) or observed.body not in (None, {}):
