@@ -41,7 +41,7 @@ from .hook_types import HOOK_TYPES, HookType
 from .oauth import _http_opener
 from .request import HookRequest
 from .routes import HookRoute, hook_routes, hook_type_named, route_for
-from .samples import DROP, apply_overrides, make_payload, set_path, variants
+from .samples import DROP, apply_overrides, make_payload, set_path
 from .secret import PLACEHOLDER
 from .simulator import HookWarning, OktaClient
 from .verdict import OKTA_ON_FAILURE, okta_verdict, verification_verdict
@@ -170,7 +170,7 @@ _SET_HELP = (
     "ada@example.com). VALUE is read as JSON when it parses (42, true, {...}), else as text; "
     "an empty VALUE removes the field. Repeatable."
 )
-_VARIANT_HELP = "Start from a named variant of the type's sample (see the error for the list)."
+_VARIANT_HELP = "Start from a named variant of the type's sample (a wrong name lists them)."
 
 
 def _build_payload(
@@ -189,8 +189,7 @@ def _build_payload(
         try:
             payload = make_payload(hook_type, variant)
         except LookupError as exc:
-            known = ", ".join(variants(hook_type)) or "none"
-            raise click.BadParameter(f"{exc} (variants: {known})", param_hint="--variant") from None
+            raise click.BadParameter(str(exc), param_hint="--variant") from None
     try:
         return apply_overrides(payload, _parse_sets(sets))
     except (KeyError, ValueError) as exc:
@@ -568,6 +567,13 @@ def _report_verification(hook_type: HookType, challenge: str, answer: _Answer) -
 # --- openapi -------------------------------------------------------------------------------
 
 
+#: How to install what the openapi command needs, from the package index or a checkout.
+_OPENAPI_EXTRA = (
+    "pip install 'flask-okta-hooks[openapi]' (from a checkout of the repository: "
+    "pip install '.[openapi]')"
+)
+
+
 @cli.command("openapi")
 @click.option(
     "--format",
@@ -575,7 +581,7 @@ def _report_verification(hook_type: HookType, challenge: str, answer: _Answer) -
     type=click.Choice(["json", "yaml"]),
     default="json",
     show_default=True,
-    help="yaml needs PyYAML.",
+    help="yaml needs PyYAML (in the openapi extra).",
 )
 @click.option(
     "--output", "-o", type=click.File("w"), default="-", help="Write here (default: stdout)."
@@ -590,16 +596,14 @@ def openapi_command(
     try:
         from .openapi import build_openapi
     except ImportError:
-        raise click.ClickException(
-            "the openapi command needs apispec: pip install 'flask-okta-hooks[openapi]'"
-        ) from None
+        raise click.ClickException(f"the openapi command needs apispec: {_OPENAPI_EXTRA}") from None
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     document = build_openapi(app, title=title, version=api_version, base_url=base_url)
     if output_format == "yaml":
         try:
             yaml = importlib.import_module("yaml")
         except ImportError:
-            raise click.ClickException("--format yaml needs PyYAML: pip install pyyaml") from None
+            raise click.ClickException(f"--format yaml needs PyYAML: {_OPENAPI_EXTRA}") from None
         output.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     else:
         output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")

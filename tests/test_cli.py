@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import configparser
 import json
+import re
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -224,6 +227,22 @@ def test_sample_usage_errors_are_clear(args: list[str], message: str) -> None:
 
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.parametrize(
+    ("hook", "message"),
+    [
+        ("token", "no token variant 'nope'; the variants are: client-credentials\n"),
+        ("registration", "the variants are: classic, progressive-profile\n"),
+        ("events", "Invalid value for --variant: the events hook type has no variants\n"),
+    ],
+)
+def test_an_unknown_variant_lists_the_variants_once(hook: str, message: str) -> None:
+    result = run(Flask("any"), "sample", hook, "--variant", "nope")
+
+    assert result.exit_code == 2
+    assert message in result.output
+    assert result.output.count("variants") == 1
 
 
 # --- simulate in process -----------------------------------------------------------------
@@ -726,6 +745,36 @@ def test_openapi_describes_oauth_and_yaml() -> None:
     assert document["info"]["title"] == "Acme hooks"
     assert document["components"]["securitySchemes"]["okta_hooks_oauth"]["scheme"] == "bearer"
     assert "503" in document["paths"]["/okta/hooks/token"]["post"]["responses"]
+
+
+def test_the_openapi_extra_carries_what_the_command_imports() -> None:
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    extra = config["options.extras_require"]["openapi"].split()
+    names = {re.split(r"[<>=!~\[;]", line, maxsplit=1)[0].lower() for line in extra}
+
+    assert {"apispec", "pyyaml"} <= names
+
+
+@pytest.mark.parametrize(
+    ("missing", "args", "needs"),
+    [
+        ("apispec", [], "the openapi command needs apispec"),
+        ("yaml", ["--format", "yaml"], "--format yaml needs PyYAML"),
+    ],
+)
+def test_openapi_without_its_extra_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, missing: str, args: list[str], needs: str
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # import raises ImportError
+    monkeypatch.delitem(sys.modules, "flask_okta_hooks.openapi", raising=False)
+
+    result = run(every_hook_app(), "openapi", *args)
+
+    assert result.exit_code == 1
+    assert needs in result.output
+    assert "pip install 'flask-okta-hooks[openapi]'" in result.output
+    assert "(from a checkout of the repository: pip install '.[openapi]')" in result.output
 
 
 def test_openapi_writes_a_file(tmp_path: Any) -> None:

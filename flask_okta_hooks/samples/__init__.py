@@ -600,13 +600,17 @@ def make_payload(hook: str | HookType, variant: str | None = None, **kwargs: Any
     """
     slug = hook_type_named(hook).slug
     factory = FACTORIES.get(slug)
-    if factory is None:
-        if variant is not None:
+    if variant is not None:
+        known = variants(slug)
+        if not known:
             raise LookupError(f"the {slug} hook type has no variants")
+        if variant not in known:
+            raise LookupError(
+                f"no {slug} variant {variant!r}; the variants are: {', '.join(known)}"
+            )
+    if factory is None:
         return generic_request(slug, **kwargs)
     if variant is not None:
-        if variant not in factory.variants:
-            raise LookupError(f"no {slug} variant {variant!r}; the variants are {variants(slug)}")
         kwargs = {**factory.variants[variant], **kwargs}
     return factory.build(**kwargs)
 
