@@ -165,7 +165,7 @@ class HookResult:
     @property
     def outcome(self) -> str:
         """``"ok"`` (the handler's answer was sent), ``"fallback"`` (the failure outcome
-        was sent in its place) or ``"refused"`` (a 4xx or 5xx before the handler ran)."""
+        was sent in its place) or ``"refused"`` (a 4xx or 5xx error: auth, body, envelope ...)."""
         if self.failure is not None:
             return FALLBACK
         return REFUSED if self.status_code >= 400 else OK

@@ -5,8 +5,11 @@ Every assertion takes what a test has at hand:
 * a typed response (``call.respond()...``) or ``None`` returned by a handler called
   directly (``None`` stands for the empty 204 the blueprint sends);
 * a dict in Okta's wire format returned by a handler;
-* a :class:`HookResult` from :class:`OktaClient`, or any Flask test
-  response.
+* a :class:`HookResult` from :class:`OktaClient`, or any Flask test response.
+
+The answer must be the handler's own: on a :class:`HookResult` whose call got the
+endpoint's failure outcome, every assertion fails and says why (the broken rules, or
+what the handler raised).
 
 A failure says what was expected and shows what came::
 
@@ -146,6 +149,7 @@ def _from_handler(observed: Observed, expected: str) -> None:
             "run the app under test with TESTING = True (or OKTA_HOOKS_STRICT = True) "
             "to have the handler's error raised in the test"
         )
+    lines.append("to check the failure outcome itself, pass result.response (the HTTP answer)")
     raise _fail(expected, observed, "\n  ".join(lines))
 
 
