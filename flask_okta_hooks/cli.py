@@ -7,8 +7,9 @@ app gets the group; without installing, add it by hand: ``app.cli.add_command(cl
   register in Okta;
 * ``sample TYPE``: a realistic call of a hook type, to edit and replay;
 * ``simulate TYPE``: send a call to the app (in process, or to ``--url``) and judge the
-  answer as Okta would; the exit status is 1 when Okta would reject or drop it. With
-  ``--verify``, send the verification GET Okta sends to event hooks instead;
+  answer as Okta would; the exit status is 1 when Okta would reject or drop it, or when
+  the handler failed and its failure outcome was sent instead. With ``--verify``, send
+  the verification GET Okta sends to event hooks instead;
 * ``openapi``: an OpenAPI 3.1 document of the endpoints (needs the ``openapi`` extra).
 
 Secrets never appear in the output: the auth header is shown masked.
@@ -420,7 +421,8 @@ def simulate_command(
     """Send a call of hook type TYPE and judge the answer as Okta would.
 
     Exits with status 1 when Okta would reject the answer or silently drop it: a status
-    other than 200 (or 204 where the type allows it), or a broken Okta rule. With
+    other than 200 (or 204 where the type allows it), or a broken Okta rule; and, in
+    process, when the handler failed and its failure outcome was sent in its place. With
     --verify, when the endpoint fails Okta's verification GET.
     """
     hook_type = hook_type_named(hook)

@@ -28,6 +28,7 @@ import copy
 import json
 import logging
 import secrets
+import sys
 import time
 import uuid
 import warnings
@@ -425,8 +426,18 @@ class _Recorder(logging.Handler):
 
     def result(self, result: HookResult) -> HookResult:
         for line in self.warnings:
-            warnings.warn(f"{result.hook_type.slug} hook: {line}", HookWarning, stacklevel=3)
+            warnings.warn(
+                f"{result.hook_type.slug} hook: {line}", HookWarning, stacklevel=_caller_level()
+            )
         return replace(result, failure=self.failure, warnings=tuple(self.warnings))
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside this module: the test's own line."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__") == __name__:
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 @contextmanager
