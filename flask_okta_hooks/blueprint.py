@@ -36,7 +36,7 @@ from .config import (
 from .deadline import Clock
 from .endpoint import AsyncHandler, Endpoint, Handler, OnFailure, Register, SyncHandler
 from .errors import HookRequestError, MethodNotAllowed
-from .failure import FailurePolicy, Outcome
+from .failure import FAILURE_ENVIRON_KEY, FailurePolicy, Outcome
 from .hook_types import PASSWORD_IMPORT, REGISTRATION, SAML, TELEPHONY, TOKEN, USER_IMPORT, HookType
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
@@ -267,6 +267,8 @@ class OktaHooks(Blueprint):
         except HookRequestError as exc:  # includes a section the handler read being malformed
             outcome = Outcome(None, refusal=exc)
         response = self._respond(app, outcome)
+        if outcome.failure is not None:
+            environ[FAILURE_ENVIRON_KEY] = outcome.failure
         latency = self.clock() - started
         event_id = None if call is None else call.event_id
         slug = endpoint.hook_type.slug

@@ -7,8 +7,9 @@ app gets the group; without installing, add it by hand: ``app.cli.add_command(cl
   register in Okta;
 * ``sample TYPE``: a realistic call of a hook type, to edit and replay;
 * ``simulate TYPE``: send a call to the app (in process, or to ``--url``) and judge the
-  answer as Okta would; the exit status is 1 when Okta would reject or drop it. With
-  ``--verify``, send the verification GET Okta sends to event hooks instead;
+  answer as Okta would; the exit status is 1 when Okta would reject or drop it, or when
+  the handler failed and its failure outcome was sent instead. With ``--verify``, send
+  the verification GET Okta sends to event hooks instead;
 * ``openapi``: an OpenAPI 3.1 document of the endpoints (needs the ``openapi`` extra).
 
 Secrets never appear in the output: the auth header is shown masked.
@@ -24,6 +25,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,14 +37,15 @@ from flask.cli import AppGroup, ScriptInfo
 
 from .config import Settings
 from .errors import HookRequestError, Violation
+from .failure import Failure
 from .hook_types import HOOK_TYPES, HookType
 from .oauth import _http_opener
 from .request import HookRequest
 from .routes import HookRoute, hook_routes, hook_type_named, route_for
+from .samples import DROP, apply_overrides, make_payload, set_path
 from .secret import PLACEHOLDER
-from .testing.assertions import OKTA_ON_FAILURE, okta_verdict, verification_verdict
-from .testing.client import OktaClient
-from .testing.payloads import DROP, apply_overrides, make_payload, set_path, variants
+from .simulator import HookWarning, OktaClient
+from .verdict import OKTA_ON_FAILURE, okta_verdict, verification_verdict
 
 #: Okta waits this long for an answer; ``simulate --url`` waits as long.
 OKTA_TIMEOUT = 3.0
@@ -168,7 +171,7 @@ _SET_HELP = (
     "ada@example.com). VALUE is read as JSON when it parses (42, true, {...}), else as text; "
     "an empty VALUE removes the field. Repeatable."
 )
-_VARIANT_HELP = "Start from a named variant of the type's sample (see the error for the list)."
+_VARIANT_HELP = "Start from a named variant of the type's sample (a wrong name lists them)."
 
 
 def _build_payload(
@@ -187,8 +190,7 @@ def _build_payload(
         try:
             payload = make_payload(hook_type, variant)
         except LookupError as exc:
-            known = ", ".join(variants(hook_type)) or "none"
-            raise click.BadParameter(f"{exc} (variants: {known})", param_hint="--variant") from None
+            raise click.BadParameter(str(exc), param_hint="--variant") from None
     try:
         return apply_overrides(payload, _parse_sets(sets))
     except (KeyError, ValueError) as exc:
@@ -219,6 +221,8 @@ class _Answer:
     method: str = "POST"
     sent: dict[str, str] = field(default_factory=dict)
     """Other request headers worth showing (never a secret)."""
+    failure: Failure | None = None
+    """Why the handler's answer was replaced by the failure outcome (in process only)."""
 
 
 class _Records(logging.Handler):
@@ -259,7 +263,9 @@ def _send_in_process(
     notes = []
     if route.auth(app) == "oauth":
         notes.append("bearer token signed by a local test key (the app's verifier trusts it)")
-    with _captured_logs() as lines:
+    with _captured_logs() as lines, warnings.catch_warnings():
+        # The extension's warnings are shown as its log lines, below.
+        warnings.simplefilter("ignore", HookWarning)
         started = time.perf_counter()
         if challenge is None:
             result = client.post(hook_type, payload, path=route.rule)
@@ -281,6 +287,7 @@ def _send_in_process(
         notes,
         method=result.method,
         sent=_challenge_headers(hook_type, challenge),
+        failure=result.failure,
     )
 
 
@@ -414,7 +421,8 @@ def simulate_command(
     """Send a call of hook type TYPE and judge the answer as Okta would.
 
     Exits with status 1 when Okta would reject the answer or silently drop it: a status
-    other than 200 (or 204 where the type allows it), or a broken Okta rule. With
+    other than 200 (or 204 where the type allows it), or a broken Okta rule; and, in
+    process, when the handler failed and its failure outcome was sent in its place. With
     --verify, when the endpoint fails Okta's verification GET.
     """
     hook_type = hook_type_named(hook)
@@ -525,13 +533,23 @@ def _report(hook_type: HookType, request: HookRequest | None, answer: _Answer) -
         violations = [Violation("request", "", "the call sent is not a valid call of this type")]
     else:
         violations = okta_verdict(hook_type, request, answer.status, answer.body)
+    failure = answer.failure
+    if failure is not None:
+        click.echo(f"Handler: failed ({failure}); the answer above is the failure outcome")
+        for violation in failure.violations:
+            click.echo(f"  - {violation}")
+        if not failure.violations:
+            click.echo("  run with FLASK_DEBUG=1 to have the handler's error raised here")
     if not violations:
-        click.echo("Okta's rules: OK, Okta accepts this answer.")
-        return
-    click.echo("Okta's rules: broken")
-    for violation in violations:
-        click.echo(f"  - {violation}")
-    click.echo(f"Okta would reject or drop this answer: {OKTA_ON_FAILURE[hook_type.okta_fails]}.")
+        if failure is None:
+            click.echo("Okta's rules: OK, Okta accepts this answer.")
+            return
+    else:
+        click.echo("Okta's rules: broken")
+        for violation in violations:
+            click.echo(f"  - {violation}")
+        consequence = OKTA_ON_FAILURE[hook_type.okta_fails]
+        click.echo(f"Okta would reject or drop this answer: {consequence}.")
     click.get_current_context().exit(1)
 
 
@@ -551,6 +569,13 @@ def _report_verification(hook_type: HookType, challenge: str, answer: _Answer) -
 # --- openapi -------------------------------------------------------------------------------
 
 
+#: How to install what the openapi command needs, from the package index or a checkout.
+_OPENAPI_EXTRA = (
+    "pip install 'flask-okta-hooks[openapi]' (from a checkout of the repository: "
+    "pip install '.[openapi]')"
+)
+
+
 @cli.command("openapi")
 @click.option(
     "--format",
@@ -558,7 +583,7 @@ def _report_verification(hook_type: HookType, challenge: str, answer: _Answer) -
     type=click.Choice(["json", "yaml"]),
     default="json",
     show_default=True,
-    help="yaml needs PyYAML.",
+    help="yaml needs PyYAML (in the openapi extra).",
 )
 @click.option(
     "--output", "-o", type=click.File("w"), default="-", help="Write here (default: stdout)."
@@ -573,16 +598,14 @@ def openapi_command(
     try:
         from .openapi import build_openapi
     except ImportError:
-        raise click.ClickException(
-            "the openapi command needs apispec: pip install 'flask-okta-hooks[openapi]'"
-        ) from None
+        raise click.ClickException(f"the openapi command needs apispec: {_OPENAPI_EXTRA}") from None
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     document = build_openapi(app, title=title, version=api_version, base_url=base_url)
     if output_format == "yaml":
         try:
             yaml = importlib.import_module("yaml")
         except ImportError:
-            raise click.ClickException("--format yaml needs PyYAML: pip install pyyaml") from None
+            raise click.ClickException(f"--format yaml needs PyYAML: {_OPENAPI_EXTRA}") from None
         output.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     else:
         output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")

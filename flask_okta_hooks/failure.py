@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -49,6 +49,7 @@ from .errors import (
     HookRequestError,
     ResponseRuleError,
     TemporarilyUnavailable,
+    Violation,
 )
 from .request import HookRequest
 from .response import HookResponse
@@ -66,6 +67,9 @@ Render = Callable[["HookType", HookRequest, Any, bool], "bytes | None"]
 
 SAFE = "safe"
 RETRY = "retry"
+#: Where the WSGI environ of a call that got its failure outcome holds its :class:`Failure`,
+#: so that an in-process caller (the test kit, ``simulate``) can say what went wrong.
+FAILURE_ENVIRON_KEY = "flask_okta_hooks.failure"
 
 
 class Reason(StrEnum):
@@ -108,6 +112,9 @@ class Failure:
 
     reason: Reason
     detail: str | None = None
+    violations: tuple[Violation, ...] = field(default=(), compare=False, repr=False)
+    """The broken rules, messages included, when a response broke Okta's rules. Never
+    logged: a message can quote the call."""
 
     def __str__(self) -> str:
         return self.reason.value if self.detail is None else f"{self.reason}:{self.detail}"
@@ -123,7 +130,7 @@ class Failure:
                 reason = Reason.NOT_JSON
             else:
                 reason = Reason.RULE_VIOLATION
-            return cls(reason, ",".join(rules[:5]))
+            return cls(reason, ",".join(rules[:5]), exc.violations)
         if isinstance(exc, HandlerResultError):
             return cls(Reason.UNUSABLE_RESULT)
         if isinstance(exc, TimeoutError):

@@ -45,9 +45,9 @@ from .hooks.telephony import _Text
 from .hooks.user_import import _AnyTuple
 from .request import OktaSchema, OpenEnum, StringTuple, Verification
 from .routes import HookRoute, hook_routes
+from .samples import load_sample
 from .secret import SecretString
-from .testing.assertions import OKTA_ON_FAILURE
-from .testing.payloads import load_sample
+from .verdict import OKTA_ON_FAILURE
 
 OPENAPI_VERSION = "3.1.0"
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import configparser
 import json
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,6 +163,20 @@ def test_the_group_is_found_through_the_flask_commands_entry_point() -> None:
     assert "/okta/hooks/telephony" in result.output
 
 
+def test_the_commands_do_not_import_the_test_kit() -> None:
+    # The test kit may need test-only packages; the commands ship in production images.
+    code = (
+        "import sys, flask_okta_hooks.cli, flask_okta_hooks.openapi; "
+        "print(sorted(m for m in sys.modules if m.startswith('flask_okta_hooks.testing')))"
+    )
+
+    done = subprocess.run(  # noqa: S603 (this interpreter, a fixed script)
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert done.stdout.strip() == "[]"
+
+
 # --- sample ----------------------------------------------------------------------------------
 
 
@@ -210,6 +229,22 @@ def test_sample_usage_errors_are_clear(args: list[str], message: str) -> None:
     assert message in result.output
 
 
+@pytest.mark.parametrize(
+    ("hook", "message"),
+    [
+        ("token", "no token variant 'nope'; the variants are: client-credentials\n"),
+        ("registration", "the variants are: classic, progressive-profile\n"),
+        ("events", "Invalid value for --variant: the events hook type has no variants\n"),
+    ],
+)
+def test_an_unknown_variant_lists_the_variants_once(hook: str, message: str) -> None:
+    result = run(Flask("any"), "sample", hook, "--variant", "nope")
+
+    assert result.exit_code == 2
+    assert message in result.output
+    assert result.output.count("variants") == 1
+
+
 # --- simulate in process -----------------------------------------------------------------
 
 
@@ -245,11 +280,31 @@ def test_simulate_in_process_prints_the_answer_and_the_verdict() -> None:
 def test_simulate_shows_the_safe_outcome_and_why() -> None:
     result = run(enriching_app(), "simulate", "telephony")
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert "The telephony service could not send the code." in result.output
     assert "Note: log: okta hook call: hook=telephony" in result.output
     assert "outcome=fallback" in result.output
     assert "reason=unusable_result" in result.output
+    assert "Handler: failed (unusable_result); the answer above is the failure outcome" in (
+        result.output
+    )
+    assert "Okta accepts" not in result.output
+
+
+def test_simulate_fails_when_a_broken_rule_gets_the_failure_outcome() -> None:
+    hooks = OktaHooks()
+
+    @hooks.token
+    def claims_the_issuer(call: TokenHookRequest) -> Any:
+        return call.respond().add_access_claim("iss", "https://issuer.example.com")
+
+    result = run(build_app(hooks, TESTING=False), "simulate", "token")
+
+    assert result.exit_code == 1, result.output
+    assert "Status: 204" in result.output
+    assert "Handler: failed (rule_violation:reserved_claim)" in result.output
+    assert "'iss' is reserved in the ACCESS token" in result.output
+    assert "Okta accepts" not in result.output
 
 
 def test_simulate_fails_when_okta_would_drop_the_answer() -> None:
@@ -272,11 +327,11 @@ def test_simulate_takes_a_payload_file_and_changes(tmp_path: Any) -> None:
 
     for result in (from_file, from_stdin, changed):
         # No access token is minted, so the handler's access claim breaks Okta's rules and
-        # the app answers with the token hook's safe outcome: an empty 204.
-        assert result.exit_code == 0, result.output
+        # the app answers with the token hook's safe outcome: an empty 204, a failure.
+        assert result.exit_code == 1, result.output
         assert "Status: 204" in result.output
-        assert "reason=rule_violation:token_not_minted" in result.output
-        assert "Okta's rules: OK" in result.output
+        assert "Handler: failed (rule_violation:token_not_minted)" in result.output
+        assert "no ACCESS token is minted in this request" in result.output
 
 
 def test_simulate_masks_secrets_in_the_request_it_shows() -> None:
@@ -690,6 +745,36 @@ def test_openapi_describes_oauth_and_yaml() -> None:
     assert document["info"]["title"] == "Acme hooks"
     assert document["components"]["securitySchemes"]["okta_hooks_oauth"]["scheme"] == "bearer"
     assert "503" in document["paths"]["/okta/hooks/token"]["post"]["responses"]
+
+
+def test_the_openapi_extra_carries_what_the_command_imports() -> None:
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    extra = config["options.extras_require"]["openapi"].split()
+    names = {re.split(r"[<>=!~\[;]", line, maxsplit=1)[0].lower() for line in extra}
+
+    assert {"apispec", "pyyaml"} <= names
+
+
+@pytest.mark.parametrize(
+    ("missing", "args", "needs"),
+    [
+        ("apispec", [], "the openapi command needs apispec"),
+        ("yaml", ["--format", "yaml"], "--format yaml needs PyYAML"),
+    ],
+)
+def test_openapi_without_its_extra_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, missing: str, args: list[str], needs: str
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # import raises ImportError
+    monkeypatch.delitem(sys.modules, "flask_okta_hooks.openapi", raising=False)
+
+    result = run(every_hook_app(), "openapi", *args)
+
+    assert result.exit_code == 1
+    assert needs in result.output
+    assert "pip install 'flask-okta-hooks[openapi]'" in result.output
+    assert "(from a checkout of the repository: pip install '.[openapi]')" in result.output
 
 
 def test_openapi_writes_a_file(tmp_path: Any) -> None:

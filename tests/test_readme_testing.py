@@ -32,25 +32,45 @@ def test_the_sections_fit_the_readme() -> None:
     assert len(COMMAND_LINE_SECTION.splitlines()) <= 40
 
 
-@pytest.fixture
-def myapp(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The README's Quickstart, importable as ``myapp`` as the section assumes."""
+def install_myapp(monkeypatch: pytest.MonkeyPatch, quickstart: str) -> Any:
+    """``quickstart`` importable as ``myapp``, as the section assumes."""
     module = type(sys)("myapp")
-    exec(compile(python_block("Quickstart"), "README quickstart", "exec"), module.__dict__)  # noqa: S102
+    exec(compile(quickstart, "README quickstart", "exec"), module.__dict__)  # noqa: S102
     monkeypatch.setitem(sys.modules, "myapp", module)
     return module
+
+
+@pytest.fixture
+def myapp(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The README's Quickstart as ``myapp``."""
+    return install_myapp(monkeypatch, python_block("Quickstart"))
+
+
+def run_the_testing_example(pytester: pytest.Pytester) -> pytest.RunResult:
+    code = re.search(r"```python\n(.*?)```", TESTING_SECTION, re.DOTALL)
+    assert code is not None
+    pytester.makepyfile(test_hooks=code.group(1))
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider")
 
 
 def test_the_testing_example_passes_in_a_users_project(
     myapp: Any, pytester: pytest.Pytester
 ) -> None:
-    code = re.search(r"```python\n(.*?)```", TESTING_SECTION, re.DOTALL)
-    assert code is not None
-    pytester.makepyfile(test_hooks=code.group(1))
+    run_the_testing_example(pytester).assert_outcomes(passed=2)
 
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
 
-    result.assert_outcomes(passed=2)
+def test_the_testing_example_fails_for_a_handler_that_breaks_an_okta_rule(
+    monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester
+) -> None:
+    gold = '.add_access_claim("tier", "gold")'
+    quickstart = python_block("Quickstart")
+    assert gold in quickstart
+    install_myapp(monkeypatch, quickstart.replace(gold, gold + '.add_access_claim("iss", "x")'))
+
+    result = run_the_testing_example(pytester)
+
+    result.assert_outcomes(passed=1, failed=1)  # the test without HTTP returns before
+    result.stdout.fnmatch_lines(["*'iss' is reserved in the ACCESS token*[[]reserved_claim[]]*"])
 
 
 def test_the_command_line_examples_run(

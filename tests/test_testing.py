@@ -24,6 +24,7 @@ from flask_okta_hooks import (
     OutcomeResult,
     PasswordImportHookRequest,
     RegistrationFlow,
+    ResponseRuleError,
     SamlHookRequest,
     Severity,
     TelephonyRequestType,
@@ -32,10 +33,12 @@ from flask_okta_hooks import (
 )
 from flask_okta_hooks.lazy import lazy_property
 from flask_okta_hooks.oauth import verifier_for
+from flask_okta_hooks.routes import hook_type_named
 from flask_okta_hooks.testing import (
     DROP,
     FACTORIES,
     HookResult,
+    HookWarning,
     OktaClient,
     SigningKey,
     assert_app_user_profile_updated,
@@ -1004,6 +1007,90 @@ def test_domain_assertions_need_an_answer_okta_reads() -> None:
     message = failure(assert_claim_added, result, token=Token.ACCESS, name="tier")
     assert "got: HTTP 401" in message
     assert "Okta reads only a 200 with JSON, or an empty 204" in message
+
+
+# --- failure outcomes ----------------------------------------------------------------------
+
+
+def production_app(handler: Any, hook: str = "token", **mount: Any) -> Flask:
+    """An app configured as in production: a failing handler gets the failure outcome."""
+    hooks = OktaHooks()
+    hooks.mount(hook_type_named(hook), handler, **mount)
+    return build_app(hooks, TESTING=False)
+
+
+def adds_iss(call: TokenHookRequest) -> Any:
+    return call.respond().add_access_claim("tier", "gold").add_access_claim("iss", "x")
+
+
+def test_okta_accepts_fails_on_a_fallback_naming_the_broken_rule() -> None:
+    result = OktaClient(production_app(adds_iss)).post("token")
+
+    assert (result.status_code, result.outcome) == (204, "fallback")
+    assert result.failure is not None
+    assert str(result.failure) == "rule_violation:reserved_claim"
+    message = failure(assert_okta_accepts, result)
+    assert "the handler's answer was replaced by the failure outcome" in message
+    assert "[reserved_claim]" in message
+    assert "'iss' is reserved in the ACCESS token" in message
+
+
+def broken(call: Any) -> Any:
+    raise RuntimeError("the directory is down")
+
+
+@pytest.mark.parametrize(
+    ("hook", "check"),
+    [
+        ("token", assert_empty_response),
+        ("token", assert_no_commands),
+        ("registration", assert_registration_denied),
+        ("password-import", assert_password_unverified),
+        ("user-import", assert_user_created),
+        ("telephony", assert_telephony_fallback),
+    ],
+)
+def test_domain_assertions_fail_on_a_fallback_that_looks_like_the_answer(
+    hook: str, check: Any
+) -> None:
+    result = OktaClient(production_app(broken, hook)).post(hook)
+
+    assert result.outcome == "fallback"
+    message = failure(check, result)
+    assert "replaced by the failure outcome (handler_error:RuntimeError)" in message
+    assert "TESTING = True" in message
+    assert "the directory is down" not in message  # the message stays with the handler
+
+
+def test_a_strict_app_raises_the_broken_rule_in_the_test() -> None:
+    app = production_app(adds_iss)
+    app.config["TESTING"] = True
+
+    with pytest.raises(ResponseRuleError, match=r"'iss' is reserved.*\[reserved_claim\]"):
+        OktaClient(app).post("token")
+
+
+def test_answers_and_refusals_record_no_failure() -> None:
+    client = OktaClient(token_app(TESTING=False))
+
+    answered = client.post("token", path="/okta/hooks/token")
+    refused = client.post("token", path="/okta/hooks/token", authenticated=False)
+
+    assert (answered.outcome, answered.failure, answered.warnings) == ("ok", None, ())
+    assert (refused.outcome, refused.failure) == ("refused", None)
+
+
+def test_warnings_logged_during_a_call_are_recorded_and_shown() -> None:
+    def policy(call: Any) -> Any:
+        raise LookupError("no default tier")
+
+    app = production_app(broken, on_failure=policy)
+
+    with pytest.warns(HookWarning, match="token hook: okta hook failure policy failed"):
+        result = OktaClient(app).post("token")
+
+    (line,) = result.warnings
+    assert "reason=handler_error:LookupError" in line
 
 
 def test_shipped_samples_are_package_data() -> None:

@@ -14,6 +14,13 @@ Everything here works without a public URL, an Okta org or its Preview tab:
   :func:`assert_registration_denied`, :func:`assert_events_accepted`,
   :func:`assert_okta_accepts` ...), for typed responses and HTTP answers alike.
 
+Each :class:`HookResult` records what the app did with the handler's answer: when a
+failing handler got the endpoint's failure outcome (a 204, a generic denial ...),
+``result.failure`` says why, broken rules and their messages included, and every
+assertion fails on it. An app with ``TESTING = True`` raises the handler's error in the
+test instead. Warnings the extension logged during the call are in ``result.warnings``
+and are shown as :class:`HookWarning`.
+
 With pytest, the ``okta_client`` fixture (from the plugin this package registers) gives
 an :class:`OktaClient` for the ``app`` fixture, as pytest-flask defines it.
 
@@ -28,8 +35,31 @@ Example::
         assert_okta_accepts(result)
 """
 
+from ..samples import (
+    DROP,
+    FACTORIES,
+    PayloadFactory,
+    apply_overrides,
+    event_hook_request,
+    get_path,
+    load_sample,
+    log_event,
+    make_payload,
+    make_request,
+    password_import_request,
+    registration_request,
+    request_from_payload,
+    saml_request,
+    sample_names,
+    set_path,
+    telephony_request,
+    token_request,
+    user_import_request,
+    variants,
+)
+from ..simulator import HookResult, HookWarning, OktaClient, SigningKey
+from ..verdict import OKTA_ON_FAILURE, okta_verdict, verification_verdict
 from .assertions import (
-    OKTA_ON_FAILURE,
     Observed,
     assert_app_user_profile_updated,
     assert_assertion_replaced,
@@ -56,31 +86,6 @@ from .assertions import (
     assert_verification_answered,
     hook_type_of,
     observe,
-    okta_verdict,
-    verification_verdict,
-)
-from .client import HookResult, OktaClient, SigningKey
-from .payloads import (
-    DROP,
-    FACTORIES,
-    PayloadFactory,
-    apply_overrides,
-    event_hook_request,
-    get_path,
-    load_sample,
-    log_event,
-    make_payload,
-    make_request,
-    password_import_request,
-    registration_request,
-    request_from_payload,
-    saml_request,
-    sample_names,
-    set_path,
-    telephony_request,
-    token_request,
-    user_import_request,
-    variants,
 )
 
 __all__ = [
@@ -88,6 +93,7 @@ __all__ = [
     "FACTORIES",
     "OKTA_ON_FAILURE",
     "HookResult",
+    "HookWarning",
     "Observed",
     "OktaClient",
     "PayloadFactory",

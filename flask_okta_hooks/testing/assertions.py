@@ -5,8 +5,11 @@ Every assertion takes what a test has at hand:
 * a typed response (``call.respond()...``) or ``None`` returned by a handler called
   directly (``None`` stands for the empty 204 the blueprint sends);
 * a dict in Okta's wire format returned by a handler;
-* a :class:`~.client.HookResult` from :class:`~.client.OktaClient`, or any Flask test
-  response.
+* a :class:`HookResult` from :class:`OktaClient`, or any Flask test response.
+
+The answer must be the handler's own: on a :class:`HookResult` whose call got the
+endpoint's failure outcome, every assertion fails and says why (the broken rules, or
+what the handler raised).
 
 A failure says what was expected and shows what came::
 
@@ -28,14 +31,14 @@ from ..constants import (
     APP_USER_PROFILE_UPDATE,
     ASSERTION_PATCH,
     IDENTITY_PATCH,
-    MAX_RESPONSE_BYTES,
     PROGRESSIVE_PROFILE_UPDATE,
     TELEPHONY_ACTION,
     USER_PROFILE_UPDATE,
     USER_UPDATE,
 )
 from ..errors import HookRequestError, Violation
-from ..hook_types import EVENTS, HOOK_TYPES, FailureDirection, HookType
+from ..failure import Failure
+from ..hook_types import EVENTS, HOOK_TYPES, HookType
 from ..hooks.events import EventHookRequest
 from ..hooks.password_import import PasswordImportHookRequest
 from ..hooks.telephony import DeliveryStatus
@@ -43,8 +46,9 @@ from ..hooks.token import Token
 from ..hooks.user_import import UserImportHookRequest
 from ..request import HookRequest
 from ..response import HookResponse
-from .client import HookResult, verified_type
-from .payloads import request_from_payload
+from ..samples import request_from_payload
+from ..simulator import HookResult, verified_type
+from ..verdict import OKTA_ON_FAILURE, okta_verdict, parse_body, verification_verdict
 
 
 class _Unset:
@@ -56,14 +60,6 @@ _UNSET: Final = _Unset()
 #: How long a body may be in a failure message before it is cut.
 _SHOWN_BODY = 1500
 
-#: What Okta does when a hook answers with something it cannot use, by failure direction.
-OKTA_ON_FAILURE: Mapping[FailureDirection, str] = {
-    FailureDirection.OPEN: "Okta goes on without the hook's changes",
-    FailureDirection.CLOSED: "Okta stops the flow: the user is denied",
-    FailureDirection.LOGGED: "Okta logs a failed delivery and sends it once more after a "
-    "timeout or a 5xx, never after a 4xx; after that the events are not delivered",
-}
-
 
 @dataclass(frozen=True)
 class Observed:
@@ -74,6 +70,8 @@ class Observed:
     """The parsed JSON body; ``None`` when the answer is empty."""
     request: HookRequest | None = None
     source: str = "HTTP"
+    failure: Failure | None = None
+    """Why the handler's answer was replaced by the failure outcome, when it was."""
 
     def __str__(self) -> str:
         if self.body is None:
@@ -111,12 +109,15 @@ def observe(response: Any, request: HookRequest | Mapping[str, Any] | None = Non
         return Observed(200, response.to_dict(), typed_request or response.request, "handler")
     if isinstance(response, HookResult):
         return Observed(
-            response.status_code, _json(response.data), typed_request or response.request
+            response.status_code,
+            parse_body(response.data),
+            typed_request or response.request,
+            failure=response.failure,
         )
     if isinstance(response, Mapping):
         return Observed(200, dict(response), typed_request, source="handler dict")
     if hasattr(response, "status_code") and hasattr(response, "get_data"):
-        return Observed(response.status_code, _json(response.get_data()), typed_request)
+        return Observed(response.status_code, parse_body(response.get_data()), typed_request)
     raise TypeError(
         f"cannot read a hook answer from a {type(response).__name__}: pass a hook response, "
         f"None, a dict, a HookResult or a test response"
@@ -129,23 +130,33 @@ def _typed(request: HookRequest | Mapping[str, Any] | None) -> HookRequest | Non
     return request_from_payload(request)
 
 
-def _json(data: bytes) -> Any:
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return data.decode("utf-8", "replace")
-
-
 def _fail(expected: str, observed: Observed, detail: str = "") -> AssertionError:
     extra = f"\n  {detail}" if detail else ""
     return AssertionError(f"expected {expected}\n  got: {observed}{extra}")
 
 
-def _answered(observed: Observed, expected: str) -> None:
-    """Domain assertions need an answer Okta reads: a 200, or an empty 204."""
+def _from_handler(observed: Observed, expected: str) -> None:
+    """Every assertion is about the handler's own answer, never the failure outcome the
+    extension sent in its place (a 204, a denial ...), however alike they look."""
     __tracebackhide__ = True
+    failure = observed.failure
+    if failure is None:
+        return
+    lines = [f"the handler's answer was replaced by the failure outcome ({failure})"]
+    lines += [f"- {violation}" for violation in failure.violations]
+    if not failure.violations:
+        lines.append(
+            "run the app under test with TESTING = True (or OKTA_HOOKS_STRICT = True) "
+            "to have the handler's error raised in the test"
+        )
+    lines.append("to check the failure outcome itself, pass result.response (the HTTP answer)")
+    raise _fail(expected, observed, "\n  ".join(lines))
+
+
+def _answered(observed: Observed, expected: str) -> None:
+    """Domain assertions need the handler's answer, one Okta reads: a 200, or an empty 204."""
+    __tracebackhide__ = True
+    _from_handler(observed, expected)
     if observed.status not in (200, 204):
         raise _fail(expected, observed, "Okta reads only a 200 with JSON, or an empty 204")
 
@@ -161,68 +172,20 @@ def hook_type_of(request: HookRequest) -> HookType:
     raise LookupError(f"no hook type serves {type(request).__name__}")
 
 
-def okta_verdict(
-    hook_type: HookType, request: HookRequest | None, status: int, body: bytes | Any
-) -> list[Violation]:
-    """Every reason Okta would reject or silently drop this answer (empty when it takes it).
-
-    ``body`` is the raw answer (``bytes``) or its parsed JSON. Without ``request`` the
-    rules that need it (which tokens are minted ...) cannot be checked, so the request
-    is required for a 200.
-    """
-    raw = body if isinstance(body, bytes) else None
-    parsed = _json(body) if isinstance(body, bytes) else body
-    consequence = OKTA_ON_FAILURE[hook_type.okta_fails]
-    reads_body = hook_type.response_class.reads_body
-    if status == 204:
-        if parsed is not None:
-            return [Violation("empty_with_body", "", "a 204 carries no body")]
-        if not hook_type.empty_allowed:
-            return [
-                Violation(
-                    "empty_not_allowed",
-                    "",
-                    f"Okta does not take an empty answer from a {hook_type.slug} hook: "
-                    f"{consequence}",
-                )
-            ]
-        return []
-    if status != 200:
-        return [
-            Violation(
-                "status",
-                "",
-                f"Okta treats HTTP {status} as a failed hook call: {consequence}",
-            )
-        ]
-    if parsed is None and not reads_body:
-        return []  # a 200 that only acknowledges the call, as Okta asks of event hooks
-    if raw is not None and len(raw) >= MAX_RESPONSE_BYTES:
-        return [
-            Violation(
-                "response_too_large", "", f"Okta takes answers under {MAX_RESPONSE_BYTES} bytes"
-            )
-        ]
-    if not isinstance(parsed, dict):
-        return [Violation("body_shape", "", f"a 200 carries a JSON object: {consequence}")]
-    if request is None:
-        raise ValueError("Okta's rules for a response depend on its request: pass the request")
-    return hook_type.response_class.check(request, parsed)
-
-
 def assert_okta_accepts(
     response: Any, request: HookRequest | Mapping[str, Any] | None = None
 ) -> None:
     """The answer is one Okta takes: a 200 within its rules, or a 204 where allowed.
 
     ``request`` (typed, or the call in wire format) is needed unless ``response`` knows
-    it (a typed response or a :class:`~.client.HookResult`).
+    it (a typed response or a :class:`HookResult`).
     """
     __tracebackhide__ = True
     observed = observe(response, request)
     if observed.request is None:
         raise ValueError("pass the request the response answers: Okta's rules depend on it")
     hook_type = hook_type_of(observed.request)
+    _from_handler(observed, f"an answer Okta accepts for a {hook_type.slug} hook")
     try:
         violations = okta_verdict(hook_type, observed.request, observed.status, observed.body)
     except HookRequestError as exc:
@@ -236,6 +199,7 @@ def assert_empty_response(response: Any) -> None:
     """The answer is empty: a 204 (or a handler's ``None``), or an empty typed response."""
     __tracebackhide__ = True
     observed = observe(response)
+    _from_handler(observed, "an empty response")
     if isinstance(response, HookResponse | Mapping):
         if observed.body != {}:
             raise _fail("an empty response", observed)
@@ -300,37 +264,10 @@ def _matches(actual: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
 # --- event hooks ---------------------------------------------------------------------------
 
 
-def verification_verdict(
-    hook_type: HookType, challenge: str, status: int, body: bytes | Any
-) -> list[Violation]:
-    """Every reason Okta would fail its verification GET of a ``hook_type`` endpoint.
-
-    Okta wants a 200 whose JSON body echoes ``challenge`` (see
-    :attr:`~flask_okta_hooks.request.HookRequest.verification`); the event hook stays
-    unverified otherwise, and gets no events.
-    """
-    verification = hook_type.request_class.verification
-    if verification is None:
-        raise ValueError(f"Okta does not verify {hook_type.slug} hooks with a GET")
-    expected = verification.answer(challenge)
-    if status != 200:
-        return [Violation("status", "", f"Okta takes only a 200 as verified, not HTTP {status}")]
-    parsed = _json(body) if isinstance(body, bytes) else body
-    if parsed != expected:
-        return [
-            Violation(
-                "verification_answer",
-                verification.member,
-                f"the body must be exactly {json.dumps(expected)}",
-            )
-        ]
-    return []
-
-
 def assert_verification_answered(response: Any, challenge: str | None = None) -> None:
     """The endpoint passed Okta's verification: a 200 echoing the challenge as Okta wants.
 
-    ``response`` is the :class:`~.client.HookResult` of :meth:`~.client.OktaClient.verify`
+    ``response`` is the :class:`HookResult` of :meth:`OktaClient.verify`
     (its challenge is the default) or any test response of an event hook GET.
 
     Example::
@@ -355,7 +292,7 @@ def assert_events_accepted(response: Any) -> None:
 
     Anything else is a failed delivery, which Okta sends once more at most (a 4xx:
     never), so its events may be lost. The handlers run after this answer; wait for
-    them with :meth:`~.client.OktaClient.drain` (``deliver`` does by default).
+    them with :meth:`OktaClient.drain` (``deliver`` does by default).
 
     Example::
 
@@ -364,6 +301,7 @@ def assert_events_accepted(response: Any) -> None:
     __tracebackhide__ = True
     observed = observe(response)
     expected = "the event hook delivery to be accepted (an empty 204)"
+    _from_handler(observed, expected)
     if observed.request is not None and not isinstance(observed.request, EventHookRequest):
         raise _fail(expected, observed, "the call sent is not an event hook delivery")
     if observed.status not in (200, 204) or observed.body not in (None, {}):

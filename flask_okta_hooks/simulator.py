@@ -1,4 +1,6 @@
-"""A test client that calls an app's hook endpoints the way Okta does.
+"""Call an app's hook endpoints in process, the way Okta does.
+
+The engine of ``flask okta-hooks simulate`` and of the test kit's ``okta_client``.
 
 :class:`OktaClient` finds the endpoint of a hook type in the app's URL map, builds the
 call (or takes yours), and authenticates it as the endpoint is configured: the shared
@@ -24,35 +26,48 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import secrets
+import sys
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.datastructures import Headers
 from werkzeug.test import TestResponse
 
-from ..blueprint import OktaHooks
-from ..config import OAuthSettings
-from ..errors import HookRequestError
-from ..hook_types import EVENTS, HOOK_TYPES, HookType
-from ..oauth import verifier_for
-from ..request import HookRequest
-from ..routes import HookRoute, hook_type_named, route_for
-from .payloads import make_payload
+from .blueprint import OktaHooks
+from .config import OAuthSettings
+from .errors import HookRequestError
+from .failure import FAILURE_ENVIRON_KEY, Failure
+from .hook_types import EVENTS, HOOK_TYPES, HookType
+from .logs import FALLBACK, OK, REFUSED
+from .oauth import verifier_for
+from .redaction import LOGGER_NAME
+from .request import HookRequest
+from .routes import HookRoute, hook_type_named, route_for
+from .samples import make_payload
+from .signals import hook_failed
 
 JSON = "application/json"
 #: Lifetime of the bearer tokens minted for test calls.
 TOKEN_LIFETIME = 300
 #: Seconds :meth:`OktaClient.drain` waits for event handlers by default.
 DRAIN_TIMEOUT = 5.0
+
+
+class HookWarning(UserWarning):
+    """The extension logged a warning while serving a call: the answer was sent, but
+    something in it deserves a look (a precaution rule, a handler that ran late)."""
 
 
 class SigningKey:
@@ -142,6 +157,19 @@ class HookResult:
     method: str = "POST"
     challenge: str | None = None
     """The challenge a verification GET sent."""
+    failure: Failure | None = None
+    """Why the handler's answer was not sent, when the call got the endpoint's failure
+    outcome: the reason, and the broken rules with their messages when there are some."""
+    warnings: tuple[str, ...] = ()
+    """The warnings the extension logged while serving the call (redacted as logged)."""
+
+    @property
+    def outcome(self) -> str:
+        """``"ok"`` (the handler's answer was sent), ``"fallback"`` (the failure outcome
+        was sent in its place) or ``"refused"`` (a 4xx or 5xx error: auth, body, envelope ...)."""
+        if self.failure is not None:
+            return FALLBACK
+        return REFUSED if self.status_code >= 400 else OK
 
     @property
     def status_code(self) -> int:
@@ -268,12 +296,13 @@ class OktaClient:
         if authenticated:
             all_headers.update(self.auth_headers(route, **(token_claims or {})))
         all_headers.update(headers or {})
-        response = self.test_client.post(
-            route.rule,
-            data=body,
-            headers={name: value for name, value in all_headers.items() if value != ""},
-        )
-        return HookResult(hook_type, route, sent, response)
+        with _recording(self.app) as recorder:
+            response = self.test_client.post(
+                route.rule,
+                data=body,
+                headers={name: value for name, value in all_headers.items() if value != ""},
+            )
+        return recorder.result(HookResult(hook_type, route, sent, response))
 
     def verify(
         self,
@@ -306,11 +335,14 @@ class OktaClient:
         if authenticated:
             all_headers.update(self.auth_headers(route))
         all_headers.update(headers or {})
-        response = self.test_client.get(
-            route.rule,
-            headers={name: value for name, value in all_headers.items() if value != ""},
+        with _recording(self.app) as recorder:
+            response = self.test_client.get(
+                route.rule,
+                headers={name: value for name, value in all_headers.items() if value != ""},
+            )
+        return recorder.result(
+            HookResult(hook_type, route, None, response, method="GET", challenge=challenge)
         )
-        return HookResult(hook_type, route, None, response, method="GET", challenge=challenge)
 
     def deliver(
         self,
@@ -324,11 +356,12 @@ class OktaClient:
     ) -> HookResult:
         """POST one event hook delivery carrying ``events`` and wait for its handlers.
 
-        Events are in wire format (see :func:`~.payloads.log_event`) or bare event types;
-        without any, the shipped batch is sent. ``factory_kwargs`` go to
-        :func:`~.payloads.event_hook_request` (``event_id``, ``overrides`` ...). Handlers
-        run after the 204 on background threads: with ``wait`` (the default) this returns
-        once they are done, as :meth:`drain` does. ``wait=False`` returns at the 204.
+        Events are in wire format (see :func:`~flask_okta_hooks.samples.log_event`) or
+        bare event types; without any, the shipped batch is sent. ``factory_kwargs`` go to
+        :func:`~flask_okta_hooks.samples.event_hook_request` (``event_id``, ``overrides``
+        ...). Handlers run after the 204 on background threads: with ``wait`` (the
+        default) this returns once they are done, as :meth:`drain` does. ``wait=False``
+        returns at the 204.
 
         Example::
 
@@ -371,3 +404,49 @@ def verified_type(hook: str | HookType | None = None) -> HookType:
     if len(verified) != 1:
         raise TypeError("name the hook type whose verification GET is meant: hook=...")
     return verified[0]
+
+
+class _Recorder(logging.Handler):
+    """What the app records of the calls made meanwhile: the failure (from the
+    ``hook_failed`` signal, on the request thread) and the warnings the extension logs
+    (from any thread: handlers run on workers), redacted by its logger as logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.failure: Failure | None = None
+        self.warnings: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The one line per call is left out: its outcome is on the result already.
+        if not hasattr(record, "okta_hook"):
+            self.warnings.append(record.getMessage())
+
+    def failed(self, sender: Flask, **extra: Any) -> None:
+        self.failure = request.environ.get(FAILURE_ENVIRON_KEY)
+
+    def result(self, result: HookResult) -> HookResult:
+        for line in self.warnings:
+            warnings.warn(
+                f"{result.hook_type.slug} hook: {line}", HookWarning, stacklevel=_caller_level()
+            )
+        return replace(result, failure=self.failure, warnings=tuple(self.warnings))
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside this module: the test's own line."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__") == __name__:
+        level, frame = level + 1, frame.f_back
+    return level
+
+
+@contextmanager
+def _recording(app: Flask) -> Iterator[_Recorder]:
+    recorder = _Recorder()
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.addHandler(recorder)
+    try:
+        with hook_failed.connected_to(recorder.failed, sender=app):
+            yield recorder
+    finally:
+        logger.removeHandler(recorder)

@@ -1,4 +1,7 @@
-"""Okta-shaped hook calls for tests: realistic by default, every field overridable.
+"""Okta-shaped hook calls: realistic by default, every field overridable.
+
+The test kit (:mod:`flask_okta_hooks.testing`), the ``sample`` and ``simulate`` commands
+and the OpenAPI examples all build their calls here.
 
 Each factory starts from a sample shipped with the package (``flask_okta_hooks/samples``,
 one realistic call per hook type, shaped like Okta's documented samples) and applies, in
@@ -597,13 +600,17 @@ def make_payload(hook: str | HookType, variant: str | None = None, **kwargs: Any
     """
     slug = hook_type_named(hook).slug
     factory = FACTORIES.get(slug)
-    if factory is None:
-        if variant is not None:
+    if variant is not None:
+        known = variants(slug)
+        if not known:
             raise LookupError(f"the {slug} hook type has no variants")
+        if variant not in known:
+            raise LookupError(
+                f"no {slug} variant {variant!r}; the variants are: {', '.join(known)}"
+            )
+    if factory is None:
         return generic_request(slug, **kwargs)
     if variant is not None:
-        if variant not in factory.variants:
-            raise LookupError(f"no {slug} variant {variant!r}; the variants are {variants(slug)}")
         kwargs = {**factory.variants[variant], **kwargs}
     return factory.build(**kwargs)
 
