@@ -29,6 +29,8 @@ class Document:
         """The node at ``segments`` and how many segments were found (all, or the index
         of the first missing one)."""
         node: Any = self.root
+        if not segments:
+            return node, 0
         for depth, segment in enumerate(segments):
             child = _child(node, segment)
             if child is _MISSING:

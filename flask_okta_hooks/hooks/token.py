@@ -425,15 +425,19 @@ class TokenHookResponse(HookResponse):
         operations = [] if new else commands[index]["value"]
         where = f"commands[{index}].value[{len(operations)}]"
         op, value = operation["op"], operation.get("value")
-        self._refuse(check_finite(value, where))
+        claims = None
         if segments is None:
-            self._refuse(_check_lifetime(op, value, where))
+            violations = _check_lifetime(op, value, where)
         else:
             claims = self._claims.get(token)
             if claims is None:
                 claims = self._claims[token] = Document(minted.claims)
-            self._refuse(_check_claim(token, op, segments, claims, where))
-            claims.apply(op, segments, value)
+            violations = _check_claim(token, op, segments, claims, where)
+        violations = check_finite(value, where) + violations
+        if violations:
+            self._refuse(violations)  # raises unless every one is a precaution
+        if claims is not None:
+            claims.apply(op, segments, value)  # type: ignore[arg-type]
         operations.append(operation)
         if new:
             commands.append({"type": command_type, "value": operations})
