@@ -62,10 +62,7 @@ def render(
             raise HandlerResultError("the handler returned a response to another request")
         body = result.to_dict()
         waived = result.waived
-        # What violations() checks, on the body already built.
-        violations = result._check_body(call, body) if validate else []
-        if result._precautions and validate:
-            violations = list(dict.fromkeys([*result._precautions, *violations]))
+        violations = result._violations(body) if validate else []
     elif isinstance(result, Mapping) and not isinstance(result, HookResponse):
         body = dict(result)
         waived = frozenset()

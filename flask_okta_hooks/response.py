@@ -173,7 +173,11 @@ class HookResponse:
         documented rule raised then, a broken precaution was kept), so only the rules
         that span the whole body remain to check here.
         """
-        found = self._check_body(self._request, self.to_dict())
+        return self._violations(self.to_dict())
+
+    def _violations(self, body: dict[str, Any]) -> list[Violation]:
+        """:meth:`violations`, given the body already built."""
+        found = self._check_body(self._request, body)
         if self._precautions:
             return list(dict.fromkeys([*self._precautions, *found]))
         return found
