@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from .dedupe import DedupeStore
 from .errors import ConfigurationError
 from .redaction import remember_secrets
+from .rules import waivable
 
 logger = logging.getLogger("flask_okta_hooks")
 
@@ -76,6 +77,15 @@ def _bool(key: str, value: Any) -> bool:
 
 def _optional_bool(key: str, value: Any) -> bool | None:
     return None if value is None else _bool(key, value)
+
+
+def _waived(key: str, value: Any) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence | frozenset | set):
+        raise ConfigurationError(f"{key} is a list of precaution ids, e.g. ['claim_name']")
+    try:
+        return waivable(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"{key}: {exc}") from None
 
 
 def _header_name(key: str, value: Any) -> str:
@@ -350,6 +360,14 @@ SETTINGS: tuple[Setting, ...] = (
         _optional_bool,
     ),
     Setting(
+        "WAIVED_RULES",
+        (),
+        "Precautions (rule ids of flask_okta_hooks.rules) not enforced for this app: answers "
+        "that break them are sent without a warning, strict mode included. Okta's "
+        "documented rules cannot be waived.",
+        _waived,
+    ),
+    Setting(
         "EVENTS_INLINE",
         False,
         "Event hooks: run the handlers before answering (Okta waits at most 3 s; a failed "
@@ -448,6 +466,7 @@ class Settings:
     max_string: int
     validate_responses: bool
     strict: bool | None
+    waived_rules: frozenset[str]
     events_inline: bool
     events_dedupe: DedupeStore | str | None
     events_workers: int

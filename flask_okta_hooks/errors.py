@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .rules import is_precaution
+
 
 class OktaHooksError(Exception):
     """Base class of every error raised by flask-okta-hooks."""
@@ -198,6 +200,12 @@ class Violation:
         where = f"{self.location}: " if self.location else ""
         return f"{where}{self.message} [{self.rule}]"
 
+    @property
+    def precaution(self) -> bool:
+        """Whether the rule is the package's own caution rather than Okta's documented
+        rule (see :mod:`flask_okta_hooks.rules`)."""
+        return is_precaution(self.rule)
+
 
 class HookResponseError(OktaHooksError):
     """The handler produced something that cannot be sent to Okta."""
@@ -211,8 +219,20 @@ class ResponseRuleError(HookResponseError, ValueError):
 
     def __init__(self, violations: Sequence[Violation]) -> None:
         self.violations = tuple(violations)
-        lines = "\n".join(f"  - {v}" for v in self.violations)
-        super().__init__(f"the response breaks Okta's rules:\n{lines}")
+        lines = "\n".join(
+            f"  - {v}{' (precaution)' if v.precaution else ''}" for v in self.violations
+        )
+        message = f"the response breaks Okta's rules:\n{lines}"
+        precautions = sorted({v.rule for v in self.violations if v.precaution})
+        if precautions:
+            listed = ", ".join(repr(rule) for rule in precautions)
+            message += (
+                f"\nA precaution is this package's caution where Okta documents no refusal; "
+                f"production sends such an answer with a warning. If Okta accepts it, waive "
+                f"it for this response with response.waive({listed}) or for the app with "
+                f"OKTA_HOOKS_WAIVED_RULES = [{listed}]."
+            )
+        super().__init__(message)
 
     @property
     def rules(self) -> tuple[str, ...]:

@@ -55,6 +55,7 @@ from .request import HookRequest
 from .response import HookResponse
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .hook_types import HookType
 
 logger = logging.getLogger("flask_okta_hooks")
@@ -63,7 +64,7 @@ logger = logging.getLogger("flask_okta_hooks")
 FallbackResult = HookResponse | Mapping[str, Any] | None
 Fallback = Callable[[Any], FallbackResult]
 #: Turns a handler result into the bytes to send (``None``: an empty 204); see ``render``.
-Render = Callable[["HookType", HookRequest, Any, bool], "bytes | None"]
+Render = Callable[["HookType", HookRequest, Any, "Settings | bool"], "bytes | None"]
 
 SAFE = "safe"
 RETRY = "retry"

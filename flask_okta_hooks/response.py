@@ -9,13 +9,15 @@ which also covers bodies built by hand and lets tools check any body against Okt
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Final, Self
 
-from .errors import HookRequestError, ResponseRuleError, Violation
-from .redaction import contains_secret, looks_secret
+from .constants import MAX_RESPONSE_BYTES
+from .errors import HandlerResultError, HookRequestError, ResponseRuleError, Violation
+from .redaction import contains_secret
 from .request import HookRequest
+from .rules import waivable
 
 #: Members Okta reads from a response body; anything else is a mistake.
 RESPONSE_MEMBERS = frozenset({"commands", "error", "debugContext"})
@@ -26,15 +28,15 @@ _CAUSE_MEMBERS = {
     "location": "location",
     "domain": "domain",
 }
-#: Limits on ``debugContext``, which Okta copies into its System Log for admins to read.
-DEBUG_MAX_KEYS = 20
-DEBUG_MAX_KEY = 64
-DEBUG_MAX_VALUE = 256
+#: Deepest nesting of containers accepted in a handler's result. Okta's answers are
+#: shallow; the bound keeps every walk over a result short, and a cyclic result, which
+#: would be infinitely deep, is refused as unusable instead of walked forever.
+MAX_RESULT_DEPTH: Final = 64
 #: Request secrets shorter than this are not looked for inside ``error`` texts, where a
 #: short value would match ordinary words.
 MIN_SECRET_IN_TEXT = 6
 
-Scalar = str | int | float | bool | None
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,10 @@ class HookResponse:
     #: Set where the handler's job is to take the call on (event hooks): after a failure
     #: no 2xx would be true, and the refusal, a 503, has Okta send the call once more.
     failure_refusal: ClassVar[type[HookRequestError] | None] = None
+    # Empty until a precaution is broken or waived; class defaults spare every response
+    # two allocations.
+    _precautions: tuple[Violation, ...] = ()
+    _waived: frozenset[str] = frozenset()
 
     def __init__(self, request: HookRequest) -> None:
         if not isinstance(request, self.request_class):
@@ -91,7 +97,7 @@ class HookResponse:
         self._request = request
         self._commands: list[dict[str, Any]] = []
         self._error: dict[str, Any] | None = None
-        self._debug: dict[str, Scalar] = {}
+        self._debug: dict[str, Any] = {}
 
     @property
     def request(self) -> HookRequest:
@@ -118,19 +124,36 @@ class HookResponse:
         self._error = error
         return self
 
-    def debug(self, **values: Scalar) -> Self:
+    def debug(self, **values: Any) -> Self:
         """Add ``debugContext`` entries, which Okta copies into its System Log.
 
-        Only small scalar values are accepted (a decision code, a version, a latency);
-        never put personal data or secrets here: a value equal to a configured secret or
-        to a secret of the request, or one that looks like a bearer token, is refused.
+        Values are any JSON values (a decision code, a latency, an object); the whole
+        answer stays under Okta's 256 KB. Never put personal data or secrets here: a
+        string anywhere in the values that holds a configured secret or a secret of the
+        request, or that looks like a bearer token or a JWT, is refused.
         """
         merged = {**self._debug, **values}
         secrets = self._request.masked_values()
-        self._raise_if(_check_debug_context(merged, "debugContext", secrets))
-        self._raise_if(check_finite(merged, "debugContext"))
+        self._refuse(check_finite(merged, "debugContext"))
+        self._refuse(_check_debug_context(merged, "debugContext", secrets))
         self._debug = merged
         return self
+
+    def waive(self, *rule_ids: str) -> Self:
+        """Send this response even though it breaks the precautions ``rule_ids``.
+
+        A precaution is this package's caution where Okta documents no refusal (see
+        :mod:`flask_okta_hooks.rules`); waive one when you know Okta accepts the answer.
+        Raises :class:`ValueError` for an id that is not a precaution: what Okta
+        documents cannot be waived.
+        """
+        self._waived = self._waived | waivable(rule_ids)
+        return self
+
+    @property
+    def waived(self) -> frozenset[str]:
+        """The precautions waived for this response."""
+        return self._waived
 
     def to_dict(self) -> dict[str, Any]:
         """The body in Okta's wire format; members without content are left out."""
@@ -144,22 +167,40 @@ class HookResponse:
         return body
 
     def violations(self) -> list[Violation]:
-        """Every way this response breaks Okta's rules.
+        """Every way this response breaks Okta's rules, precautions included.
 
-        Commands, ``error`` and ``debugContext`` were checked as they were added, so only
-        the rules that span the whole body remain to check here.
+        Commands, ``error`` and ``debugContext`` were checked as they were added (a broken
+        documented rule raised then, a broken precaution was kept), so only the rules
+        that span the whole body remain to check here.
         """
-        return self._check_body(self._request, self.to_dict())
+        return self._violations(self.to_dict())
+
+    def _violations(self, body: dict[str, Any]) -> list[Violation]:
+        """:meth:`violations`, given the body already built."""
+        found = self._check_body(self._request, body)
+        if self._precautions:
+            return list(dict.fromkeys([*self._precautions, *found]))
+        return found
 
     # --- building blocks for subclasses ---------------------------------------------------
 
     def _add_command(self, command_type: str, value: Any) -> Self:
         command = {"type": command_type, "value": value}
         where = f"commands[{len(self._commands)}]"
-        self._raise_if(self._check_command(self._request, command, where))
-        self._raise_if(check_finite(value, where))
+        self._refuse(check_finite(value, where))
+        self._refuse(self._check_command(self._request, command, where))
         self._commands.append(command)
         return self
+
+    def _refuse(self, violations: list[Violation]) -> None:
+        """Raise for the documented rules among ``violations``; keep the precautions,
+        which are weighed when the response is sent (a warning, or a raise in strict mode)."""
+        if not violations:
+            return
+        documented = [v for v in violations if not v.precaution]
+        if documented:
+            raise ResponseRuleError(documented)
+        self._precautions = (*self._precautions, *violations)
 
     @staticmethod
     def _raise_if(violations: list[Violation]) -> None:
@@ -177,6 +218,8 @@ class HookResponse:
         """
         if type(body) is not dict:
             return [Violation("body_shape", "", "a response body is a JSON object")]
+        # First, so that no other check meets a cyclic or absurdly deep value.
+        finite = check_finite(body, "")
         violations = [
             Violation("unknown_member", name, f"Okta reads only {sorted(RESPONSE_MEMBERS)}")
             for name in body
@@ -209,7 +252,7 @@ class HookResponse:
                 violations += _check_error(body["error"], "error", secrets)
             if "debugContext" in body:
                 violations += _check_debug_context(body["debugContext"], "debugContext", secrets)
-        return violations + check_finite(body, "") + cls._check_body(request, body)
+        return finite + violations + cls._check_body(request, body)
 
     @classmethod
     def _check_command(
@@ -252,25 +295,25 @@ class HookResponse:
 
 
 def _check_error(error: Any, where: str, secrets: tuple[str, ...] = ()) -> list[Violation]:
-    def bad(message: str) -> list[Violation]:
+    def shape(message: str) -> list[Violation]:
         return [Violation("error_shape", where, message)]
 
     if type(error) is not dict:
-        return bad("error is an object")
+        return shape("error is an object")
     if not set(error) <= {"errorSummary", "errorCauses"}:
-        return bad("error holds only errorSummary and errorCauses")
+        return shape("error holds only errorSummary and errorCauses")
     if "errorSummary" in error and type(error["errorSummary"]) is not str:
-        return bad("errorSummary is a string")
+        return shape("errorSummary is a string")
     causes = error.get("errorCauses", [])
     if type(causes) is not list:
-        return bad("errorCauses is an array")
+        return shape("errorCauses is an array")
     for cause in causes:
         if type(cause) is not dict or not set(cause) <= set(_CAUSE_MEMBERS):
-            return bad(f"an error cause is an object with members among {list(_CAUSE_MEMBERS)}")
+            return shape(f"an error cause is an object with members among {list(_CAUSE_MEMBERS)}")
         if any(type(value) is not str for value in cause.values()):
-            return bad("the members of an error cause are strings")
+            return shape("the members of an error cause are strings")
     texts = [error.get("errorSummary", ""), *(v for cause in causes for v in cause.values())]
-    long_secrets = [secret for secret in secrets if len(secret) >= MIN_SECRET_IN_TEXT]
+    long_secrets = _long(secrets)
     if any(contains_secret(text, long_secrets) for text in texts if text):
         return [
             Violation(
@@ -283,27 +326,24 @@ def _check_error(error: Any, where: str, secrets: tuple[str, ...] = ()) -> list[
     return []
 
 
-def _check_debug_context(debug: Any, where: str, secrets: tuple[str, ...] = ()) -> list[Violation]:
-    def bad(message: str) -> list[Violation]:
-        return [Violation("debug_context", where, message)]
+def _long(secrets: tuple[str, ...]) -> list[str]:
+    return [secret for secret in secrets if len(secret) >= MIN_SECRET_IN_TEXT]
 
+
+def _check_debug_context(debug: Any, where: str, secrets: tuple[str, ...] = ()) -> list[Violation]:
+    """debugContext is any JSON object (Okta sets no limit but the answer's size); no
+    string in it, however deep, may hold a secret. Call :func:`check_finite` on it
+    first: the walk here expects a value that is neither cyclic nor too deep."""
     if type(debug) is not dict:
-        return bad("debugContext is an object")
-    if len(debug) > DEBUG_MAX_KEYS:
-        return bad(f"debugContext holds at most {DEBUG_MAX_KEYS} entries")
-    for key, value in debug.items():
-        if not isinstance(key, str) or not 0 < len(key) <= DEBUG_MAX_KEY:
-            return bad(f"debugContext keys are strings of 1 to {DEBUG_MAX_KEY} characters")
-        if not (value is None or isinstance(value, bool | int | float | str)):
-            return bad("debugContext values are strings, numbers, booleans or null")
-        if isinstance(value, str) and len(value) > DEBUG_MAX_VALUE:
-            return bad(f"debugContext strings are at most {DEBUG_MAX_VALUE} characters")
-        if isinstance(value, str) and (value in secrets or looks_secret(value)):
-            # The message never quotes the value: it is the secret.
+        return [Violation("debug_context", where, "debugContext is an object")]
+    long_secrets = _long(secrets)
+    for value in scalars(debug):
+        if type(value) is str and (value in secrets or contains_secret(value, long_secrets)):
+            # The message never quotes the value, nor says where it is: it is the secret.
             return [
                 Violation(
                     "secret_in_debug_context",
-                    f"{where}.{key}",
+                    where,
                     "Okta copies debugContext into its System Log: no secrets, "
                     "credentials or bearer tokens",
                 )
@@ -311,27 +351,53 @@ def _check_debug_context(debug: Any, where: str, secrets: tuple[str, ...] = ()) 
     return []
 
 
-_CONTAINERS = frozenset({dict, list, tuple})
+def scalars(value: Any) -> Iterator[Any]:
+    """Every value inside ``value`` that is not a dict, list or tuple (dict keys aside).
+
+    Raises :class:`~flask_okta_hooks.errors.HandlerResultError` for a value nested
+    deeper than :data:`MAX_RESULT_DEPTH` (a value that contains itself is infinitely
+    deep) or holding more values than fit in Okta's 256 KB: such a result is unusable.
+    Both bounds keep the walk short whatever the handler returned.
+    """
+    if type(value) not in _CONTAINERS:
+        yield value
+        return
+    # Every value takes at least two bytes of JSON ("0,"), so a value with more than
+    # this many is over Okta's size limit, however often its parts repeat.
+    budget = MAX_RESPONSE_BYTES // 2
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_RESULT_DEPTH:
+            raise HandlerResultError(
+                f"the handler's result is nested deeper than {MAX_RESULT_DEPTH} levels "
+                f"(or contains itself)"
+            )
+        children = node.values() if type(node) is dict else node
+        budget -= len(children)
+        if budget < 0:
+            raise HandlerResultError("the handler's result holds more values than Okta takes")
+        for child in children:
+            if type(child) in _CONTAINERS:
+                stack.append((child, depth + 1))
+            else:
+                yield child
 
 
 def check_finite(value: Any, where: str) -> list[Violation]:
-    """A violation when ``value`` holds NaN or an infinity, which JSON cannot represent."""
+    """A violation when ``value`` holds NaN or an infinity, which JSON cannot represent.
+
+    Raises :class:`~flask_okta_hooks.errors.HandlerResultError` for a cyclic, too deep
+    or too large value (see :func:`scalars`).
+    """
     kind = type(value)
     if kind is float:
         return [] if math.isfinite(value) else _non_finite(where)
     if kind not in _CONTAINERS:
         return []
-    # Only containers go on the stack: most values are leaves, checked where they are.
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        for item in node.values() if type(node) is dict else node:
-            kind = type(item)
-            if kind is float:
-                if not math.isfinite(item):
-                    return _non_finite(where)
-            elif kind in _CONTAINERS:
-                stack.append(item)
+    for item in scalars(value):
+        if type(item) is float and not math.isfinite(item):
+            return _non_finite(where)
     return []
 
 
@@ -359,13 +425,13 @@ def check_choice(
 
 
 def check_profile(value: Any, where: str) -> list[Violation]:
-    """Rules for a profile update: a non-empty object keyed by attribute names."""
-    if type(value) is not dict or not value:
+    """Rules for a profile update: an object keyed by attribute names, not empty."""
+    if type(value) is not dict:
         return [
-            Violation(
-                "profile_shape", f"{where}.value", "the value is a non-empty object of attributes"
-            )
+            Violation("profile_shape", f"{where}.value", "the value is an object of attributes")
         ]
+    if not value:
+        return [Violation("empty_profile", f"{where}.value", "the update sets no attribute")]
     if not all(isinstance(name, str) and name for name in value):
         return [
             Violation("invalid_name", f"{where}.value", "attribute names are non-empty strings")

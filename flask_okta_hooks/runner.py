@@ -203,7 +203,7 @@ class HandlerRunner:
         lane.running[key] = started
         try:
             result = _handler(app, endpoint)(call)
-            body = render(endpoint.hook_type, call, result, settings.validate_responses)
+            body = render(endpoint.hook_type, call, result, settings)
         finally:
             del lane.running[key]
             lane.record(self.clock() - started, settings.inline_under)
@@ -222,7 +222,6 @@ class HandlerRunner:
     ) -> bytes | None:
         hook_type = endpoint.hook_type
         handler = _handler(app, endpoint)
-        validate = settings.validate_responses
         shared_g = dict(vars(g._get_current_object()))
         clock = self.clock
         took = [math.inf]  # the handler's own run time, without the hand-off
@@ -233,7 +232,7 @@ class HandlerRunner:
             with context:
                 began = clock()
                 try:
-                    return render(hook_type, call, handler(call), validate)
+                    return render(hook_type, call, handler(call), settings)
                 finally:
                     took[0] = clock() - began
 

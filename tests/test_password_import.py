@@ -202,23 +202,17 @@ def test_every_invalid_sample_is_caught_by_the_rule_check(name: str) -> None:
         (lambda r: r.verified().error("too late"), "error_without_unverified"),
     ],
 )
-def test_contradicting_verdicts_are_refused_at_the_call_site(
+def test_contradicting_verdicts_are_precautions_kept_for_the_answer(
     action: Callable[[PasswordImportHookResponse], Any], rule: str
 ) -> None:
-    with pytest.raises(ResponseRuleError) as caught:
-        action(password_call().respond())
+    # Okta documents one verdict but not what it does with two, nor with an error: the
+    # answer is the handler's, weighed when it is sent (a raise in strict mode).
+    response = action(password_call().respond())
 
-    assert caught.value.rules == (rule,)
-
-
-def test_a_refused_verdict_leaves_the_first_one_in_place() -> None:
-    response = password_call().respond().unverified()
-
-    with pytest.raises(ResponseRuleError):
-        response.verified()
-
-    assert response.verdict is PasswordVerdict.UNVERIFIED
-    assert response.to_dict() == UNVERIFIED
+    assert rule in {v.rule for v in response.violations()}
+    assert all(v.precaution for v in response.violations())
+    with pytest.raises(ResponseRuleError, match=rf"waive\(.*'{rule}'"):
+        serve(lambda call: action(call.respond()))
 
 
 def test_an_error_always_travels_with_unverified() -> None:
@@ -319,13 +313,73 @@ def test_an_untrusted_default_makes_none_an_explicit_unverified(
 FAILING_HANDLERS: list[Callable[[PasswordImportHookRequest], Any]] = [
     lambda call: 1 / 0,
     lambda call: "VERIFIED",
-    lambda call: call.respond(),  # no verdict
-    lambda call: call.respond().verified().unverified(),
-    lambda call: {**VERIFIED, "error": {"errorSummary": "x"}},
     lambda call: {"commands": [{"type": "com.okta.action.update", "value": {"credential": "OK"}}]},
     lambda call: password_call().respond().verified(),  # answers another request
-    lambda call: call.respond().verified().debug(note="x" * 300),
+    lambda call: call.respond().verified().debug(loop=_cyclic()),
 ]
+
+
+def _cyclic() -> list[Any]:
+    loop: list[Any] = []
+    loop.append(loop)
+    return loop
+
+
+#: Answers that break only precautions, and what production sends for each: the answer.
+PRECAUTION_HANDLERS: list[tuple[Callable[[PasswordImportHookRequest], Any], Any, str]] = [
+    (lambda call: call.respond(), {}, "verdict_missing"),
+    (
+        lambda call: call.respond().verified().unverified(),
+        {"commands": [*VERIFIED["commands"], *UNVERIFIED["commands"]]},
+        "verdict_repeated",
+    ),
+    (
+        lambda call: {**VERIFIED, "error": {"errorSummary": "x"}},
+        {**VERIFIED, "error": {"errorSummary": "x"}},
+        "error_without_unverified",
+    ),
+]
+
+
+@pytest.mark.parametrize(("handler", "sent", "rule"), PRECAUTION_HANDLERS)
+def test_in_production_an_answer_breaking_a_precaution_is_sent_with_a_warning(
+    handler: Callable[[PasswordImportHookRequest], Any],
+    sent: Any,
+    rule: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="flask_okta_hooks"):
+        response = serve(handler, OKTA_HOOKS_STRICT=False)
+
+    assert response.status_code == 200
+    assert response.get_json() == sent
+    assert f"rules={rule}@" in caplog.text
+    assert "outcome=fallback" not in caplog.text
+
+
+def test_a_verified_answer_with_a_nested_debug_context_stays_verified_in_production() -> None:
+    response = serve(
+        lambda call: call.respond().verified().debug(legacy={"store": "ldap"}),
+        OKTA_HOOKS_STRICT=False,
+    )
+
+    assert response.get_json() == {**VERIFIED, "debugContext": {"legacy": {"store": "ldap"}}}
+    assert_password_verified(response)
+
+
+def test_a_hand_built_verified_answer_with_a_long_debug_string_stays_verified() -> None:
+    body = {**VERIFIED, "debugContext": {"note": "x" * 300, "legacy": {"store": "ldap"}}}
+
+    response = serve(lambda call: body, OKTA_HOOKS_STRICT=False)
+
+    assert response.get_json() == body
+
+
+def test_the_password_is_refused_anywhere_in_the_debug_context() -> None:
+    with pytest.raises(ResponseRuleError) as caught:
+        password_call(CANARY).respond().verified().debug(legacy={"tried": ["x", CANARY]})
+    assert caught.value.rules == ("secret_in_debug_context",)
+    assert CANARY not in str(caught.value)
 
 
 @pytest.mark.parametrize("handler", FAILING_HANDLERS)
@@ -361,10 +415,9 @@ def test_the_safe_outcome_is_unverified() -> None:
         lambda call: None,
         lambda call: call.respond().unverified(),
         lambda call: call.respond().error("no"),
-        lambda call: call.respond().debug(rule="x"),
+        lambda call: call.respond().unverified().debug(rule="x"),
         lambda call: 1 / 0,
-        lambda call: call.respond().verified().unverified(),
-        lambda call: {"commands": []},
+        lambda call: {"commands": [{"type": "com.okta.action.update", "value": {}}]},
     ],
 )
 def test_only_an_explicit_verified_lets_the_user_in(

@@ -135,11 +135,6 @@ def test_unknown_members_are_ignored_but_reachable() -> None:
     ("change", "read", "field"),
     [
         (lambda p: p.update(requestType="future.flow"), lambda c: c.flow, "requestType"),
-        (
-            lambda p: p.update(requestType="future.flow"),
-            lambda c: c.respond().update_profile(nickName="Ro"),
-            "requestType",
-        ),
         (lambda p: p["data"].update(action=1), lambda c: c.action, "data.action"),
         (
             lambda p: p["data"]["userProfile"].update(email=["a@example.com"]),
@@ -313,17 +308,11 @@ def test_a_handler_returning_an_invalid_sample_gets_the_safe_outcome(
     ("request_name", "action", "rule"),
     [
         (PP, lambda r: r.update_profile(employeeNumber="1"), "command_flow"),
-        (SSR, lambda r: r.update_progressive_profile(nickName="Ro"), "command_flow"),
-        (CLASSIC, lambda r: r.update_progressive_profile(nickName="Ro"), "command_flow"),
         (SSR, lambda r: r.update_profile(password="hunter2"), "sets_password"),
         (SSR, lambda r: r.update_profile({"Password": "hunter2"}), "sets_password"),
         (PP, lambda r: r.update_progressive_profile(password="hunter2"), "sets_password"),
-        (SSR, lambda r: r.update_profile(), "profile_shape"),
-        (PP, lambda r: r.update_progressive_profile({}), "profile_shape"),
         (SSR, lambda r: r.update_profile({"": "x"}), "invalid_name"),
         (SSR, lambda r: r.update_profile({1: "x"}), "invalid_name"),
-        (SSR, lambda r: r.deny().allow(), "conflicting_actions"),
-        (PP, lambda r: r.allow().deny(), "conflicting_actions"),
         (SSR, lambda r: r.update_profile(nickName="Ro").error("No"), "commands_with_error"),
         (SSR, lambda r: r.allow().error("No"), "commands_with_error"),
         (SSR, lambda r: r.error("No").allow(), "commands_with_error"),
@@ -341,6 +330,64 @@ def test_commands_okta_would_refuse_or_ignore_are_refused(
 
     assert caught.value.rules == (rule,)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("request_name", "action", "rule"),
+    [
+        (SSR, lambda r: r.update_progressive_profile(nickName="Ro"), "flow_unconfirmed"),
+        (CLASSIC, lambda r: r.update_progressive_profile(nickName="Ro"), "flow_unconfirmed"),
+        (SSR, lambda r: r.update_profile(), "empty_profile"),
+        (PP, lambda r: r.update_progressive_profile({}), "empty_profile"),
+        (SSR, lambda r: r.deny().allow(), "conflicting_actions"),
+        (PP, lambda r: r.allow().deny(), "conflicting_actions"),
+    ],
+)
+def test_precautions_are_kept_for_the_answer_not_raised_at_the_call_site(
+    request_name: str, action: Callable[[RegistrationHookResponse], Any], rule: str
+) -> None:
+    response = action(registration_call(request_name).respond())
+
+    assert [v.rule for v in response.violations()] == [rule]
+    assert all(v.precaution for v in response.violations())
+
+
+def test_a_profile_update_in_an_unknown_flow_is_sent_in_production_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hooks = OktaHooks()
+    hooks.registration(lambda call: call.respond().update_profile(nickName="Ro"))
+    payload = sample(SSR)
+    payload["requestType"] = "future.flow"
+
+    client = build_app(hooks, OKTA_HOOKS_STRICT=False).test_client()
+    with caplog.at_level(logging.WARNING, logger="flask_okta_hooks"):
+        response = post_json(client, "/registration", payload)
+
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "commands": [{"type": "com.okta.user.profile.update", "value": {"nickName": "Ro"}}]
+    }
+    assert "rules=unknown_flow@commands[0]" in caplog.text
+
+
+def test_a_profile_update_in_an_unknown_flow_raises_in_strict_mode_saying_how_to_waive() -> None:
+    payload = sample(SSR)
+    payload["requestType"] = "future.flow"
+    hooks = OktaHooks()
+    hooks.registration(lambda call: call.respond().update_profile(nickName="Ro"))
+    client = build_app(hooks).test_client()
+
+    with pytest.raises(ResponseRuleError, match=r"waive\('unknown_flow'\)") as caught:
+        post_json(client, "/registration", payload)
+    assert caught.value.rules == ("unknown_flow",)
+
+    hooks = OktaHooks()
+    hooks.registration(
+        lambda call: call.respond().update_profile(nickName="Ro").waive("unknown_flow")
+    )
+    waived = post_json(build_app(hooks).test_client(), "/registration", payload)
+    assert waived.status_code == 200
 
 
 def test_a_refused_denial_leaves_the_response_as_it_was() -> None:
@@ -463,7 +510,7 @@ def test_a_hand_built_body_is_checked_whole() -> None:
     violations = RegistrationHookResponse.check(registration_call(SSR), body)
 
     assert [(v.rule, v.location) for v in violations] == [
-        ("command_flow", "commands[1]"),
+        ("flow_unconfirmed", "commands[1]"),
         ("sets_password", "commands[1].value"),
         ("action_value", "commands[2].value.registration"),
         ("commands_with_error", "commands[0]"),

@@ -286,9 +286,6 @@ def test_a_handler_returning_an_invalid_sample_gets_the_safe_outcome(
     ("action", "rule"),
     [
         (lambda r: r.add_attribute("groups", []), "attribute_values"),
-        (lambda r: r.add_attribute("", "x"), "attribute_name"),
-        (lambda r: r.add_attribute("a\nb", "x"), "attribute_name"),
-        (lambda r: r.add_attribute("x" * 1025, "x"), "attribute_name"),
         (lambda r: r.set_session_lifetime(0), "session_lifetime"),
         (lambda r: r.set_session_lifetime(True), "session_lifetime"),
         (lambda r: r.set_session_lifetime(3600.0), "session_lifetime"),
@@ -565,3 +562,60 @@ def test_in_production_a_broken_handler_gets_the_safe_outcome(
 
 def test_the_safe_outcome_is_an_empty_204() -> None:
     assert SamlHookResponse.safe_outcome(saml_call()) is None
+
+
+# --- a patch applies in order -----------------------------------------------------------------
+
+NEW_STATEMENT = {
+    "attributes": {"NameFormat": AttributeNameFormat.BASIC.value},
+    "attributeValues": [{"attributes": {"xsi:type": "xs:string"}, "value": "gold"}],
+}
+
+
+def test_an_operation_may_change_what_an_earlier_one_of_its_patch_added() -> None:
+    operations = [
+        {"op": "add", "path": "/claims/tier", "value": NEW_STATEMENT},
+        {"op": "replace", "path": "/claims/tier/attributeValues/0/value", "value": "platinum"},
+        {"op": "add", "path": "/claims/tier", "value": NEW_STATEMENT},
+    ]
+    body = {"commands": [{"type": "com.okta.assertion.patch", "value": operations}]}
+    hooks = OktaHooks()
+    hooks.saml(lambda call: body)
+    payload = saml_payload()
+
+    response = post_json(build_app(hooks).test_client(), "/saml", payload)
+
+    assert response.status_code == 200
+    assert response.get_json() == body
+    assert "tier" not in payload["data"]["assertion"]["claims"]
+    assert NEW_STATEMENT["attributeValues"][0]["value"] == "gold"  # type: ignore[index]
+
+
+def test_the_helpers_build_on_earlier_operations_too() -> None:
+    response = (
+        saml_call()
+        .respond()
+        .add_attribute("tier", "gold")
+        .replace_attribute_value("tier", 0, "platinum")
+    )
+
+    assert response.to_dict()["commands"][0]["value"][1] == {
+        "op": "replace",
+        "path": "/claims/tier/attributeValues/0/value",
+        "value": "platinum",
+    }
+
+
+@pytest.mark.parametrize("name", ["", "a\nb", "x" * 1025])
+def test_an_odd_attribute_name_is_a_precaution(name: str) -> None:
+    response = saml_call().respond().add_attribute(name, "x")
+
+    assert [v.rule for v in response.violations()] == ["attribute_name"]
+    hooks = OktaHooks()
+    hooks.saml(lambda call: call.respond().add_attribute(name, "x"))
+    sent = post_json(
+        build_app(hooks, OKTA_HOOKS_STRICT=False).test_client(), "/saml", saml_payload()
+    )
+    assert sent.status_code == 200
+    with pytest.raises(ResponseRuleError, match="attribute_name"):
+        post_json(build_app(hooks).test_client(), "/saml", saml_payload())

@@ -241,11 +241,6 @@ def test_link_user_defaults_to_the_matched_user() -> None:
         (lambda r: r.link_user(""), "user_id"),
         (lambda r: r.link_user("  "), "user_id"),
         (lambda r: r.link_user(1234), "user_id"),
-        (lambda r: r.create_user().create_user(), "action_repeated"),
-        (lambda r: r.create_user().link_user(MATCHED_ID), "action_repeated"),
-        (lambda r: r.link_user(MATCHED_ID).create_user(), "action_repeated"),
-        (lambda r: r.update_app_user_profile({}), "profile_shape"),
-        (lambda r: r.update_user_profile(), "profile_shape"),
         (lambda r: r.update_user_profile({1: "x"}), "invalid_name"),
         (lambda r: r.update_app_user_profile({"": "x"}), "invalid_name"),
         (lambda r: r.update_app_user_profile(a=1).update_app_user_profile({"": 2}), "invalid_name"),
@@ -260,6 +255,51 @@ def test_changes_okta_would_refuse_are_refused(
         action(response)
 
     assert caught.value.rules == (rule,)
+
+
+@pytest.mark.parametrize(
+    ("action", "rule"),
+    [
+        (lambda r: r.create_user().create_user(), "action_repeated"),
+        (lambda r: r.create_user().link_user(MATCHED_ID), "action_repeated"),
+        (lambda r: r.link_user(MATCHED_ID).create_user(), "action_repeated"),
+        (lambda r: r.update_app_user_profile({}), "empty_profile"),
+        (lambda r: r.update_user_profile(), "empty_profile"),
+    ],
+)
+def test_precautions_are_kept_for_the_answer_not_raised_at_the_call_site(
+    action: Callable[[UserImportHookResponse], Any], rule: str
+) -> None:
+    response = action(import_call().respond())
+
+    assert rule in {v.rule for v in response.violations()}
+    assert all(v.precaution for v in response.violations())
+
+
+def test_a_user_update_alone_links_when_the_request_already_links() -> None:
+    # Okta's default action is LINK_USER already: naming the user is all the answer needs.
+    body = {"commands": [USER_UPDATE]}
+    payload = import_payload(user_id=MATCHED_ID, result="LINK_USER")
+
+    assert (
+        UserImportHookResponse.check(import_call(user_id=MATCHED_ID, result="LINK_USER"), body)
+        == []
+    )
+    response = serve(lambda call: body, payload, OKTA_HOOKS_STRICT=True)
+    assert response.status_code == 200
+    assert response.get_json() == body
+
+
+def test_a_user_update_without_any_link_is_a_precaution(caplog: pytest.LogCaptureFixture) -> None:
+    body = {"commands": [USER_UPDATE]}
+
+    with caplog.at_level(logging.WARNING, logger="flask_okta_hooks"):
+        response = serve(lambda call: body, OKTA_HOOKS_STRICT=False)
+
+    assert response.get_json() == body
+    assert "rules=user_update_without_link@commands[0]" in caplog.text
+    with pytest.raises(ResponseRuleError, match="user_update_without_link"):
+        serve(lambda call: body, OKTA_HOOKS_STRICT=True)
 
 
 def test_a_refused_link_leaves_no_lone_action() -> None:
@@ -308,13 +348,14 @@ USER_UPDATE = {"type": "com.okta.user.update", "value": {"id": MATCHED_ID}}
 @pytest.mark.parametrize(
     ("commands", "rules"),
     [
-        ([USER_UPDATE], ["link_user_pairing"]),
+        ([USER_UPDATE], ["user_update_without_link"]),
+        ([ACTION_LINK], ["link_user_pairing"]),
         ([USER_UPDATE, ACTION_LINK], ["link_user_order"]),
         ([ACTION_LINK, USER_UPDATE, USER_UPDATE], ["user_update_repeated"]),
         ([ACTION_LINK, ACTION_LINK, USER_UPDATE], ["action_repeated"]),
         (
             [{"type": "com.okta.action.update", "value": {"result": "CREATE_USER"}}, USER_UPDATE],
-            ["link_user_pairing"],
+            ["user_update_without_link"],
         ),
         ([{"type": "com.okta.action.update", "value": {"result": "MERGE"}}], ["result_value"]),
         ([{"type": "com.okta.action.update", "value": {"result": ["x"]}}], ["result_value"]),
@@ -326,7 +367,7 @@ USER_UPDATE = {"type": "com.okta.user.update", "value": {"id": MATCHED_ID}}
         ([ACTION_LINK, {"type": "com.okta.user.update", "value": {"id": ""}}], ["user_id"]),
         ([ACTION_LINK, {"type": "com.okta.user.update", "value": MATCHED_ID}], ["user_id"]),
         ([{"type": "com.okta.user.profile.update", "value": ["x"]}], ["profile_shape"]),
-        ([{"type": "com.okta.appUser.profile.update", "value": {}}], ["profile_shape"]),
+        ([{"type": "com.okta.appUser.profile.update", "value": {}}], ["empty_profile"]),
         ([{"type": "com.okta.user.progressive.profile.update", "value": {}}], ["command_type"]),
     ],
 )

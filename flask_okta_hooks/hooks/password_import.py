@@ -155,7 +155,7 @@ class PasswordImportHookResponse(HookResponse):
         Refused when an error was reported: an error and an acceptance contradict.
         """
         if self._error is not None:
-            self._raise_if(
+            self._refuse(
                 [
                     Violation(
                         "error_without_unverified",
@@ -177,7 +177,7 @@ class PasswordImportHookResponse(HookResponse):
         always travels with an explicit ``UNVERIFIED`` and the outcome never depends on it.
         """
         if self.verdict is PasswordVerdict.VERIFIED:
-            self._raise_if(
+            self._refuse(
                 [
                     Violation(
                         "error_without_unverified",
@@ -193,7 +193,7 @@ class PasswordImportHookResponse(HookResponse):
 
     def _verdict(self, verdict: PasswordVerdict) -> Self:
         if self._commands:
-            self._raise_if(
+            self._refuse(
                 [
                     Violation(
                         "verdict_repeated",

@@ -265,12 +265,12 @@ class RegistrationHookResponse(HookResponse):
         """Return Okta's ``error`` object: the registration or update fails, and Okta runs
         none of the commands. The widget shows each cause whose location names a form field
         next to that field (see :func:`field_error`); ``summary`` is shown to the user."""
-        self._raise_if(_error_rules(self._commands, True))
+        self._refuse(_error_rules(self._commands, True))
         return super().error(summary, *causes)
 
     def _add_command(self, command_type: str, value: Any) -> Self:
         command = {"type": command_type, "value": value}
-        self._raise_if(_error_rules([*self._commands, command], self._error is not None))
+        self._refuse(_error_rules([*self._commands, command], self._error is not None))
         return super()._add_command(command_type, value)
 
     @classmethod
@@ -288,21 +288,7 @@ class RegistrationHookResponse(HookResponse):
                 shape_rule="action_value",
                 value_rule="action_value",
             )
-        violations: list[Violation] = []
-        flow = _FLOW_BY_PROFILE_COMMAND[command["type"]]
-        # The profile update is documented as invalid in a progressive profile; the
-        # progressive update is documented for that flow only (its effect in a registration
-        # is unconfirmed), so each is refused outside its own flow.
-        if request.flow is not flow:
-            violations.append(
-                Violation(
-                    "command_flow",
-                    where,
-                    f"{command['type']} is for the {flow.value} flow; this call is "
-                    f"{request.flow.value}, where profile changes use "
-                    f"{request.flow.profile_command}",
-                )
-            )
+        violations = _check_flow(request, command["type"], where)
         shape = check_profile(value, where)
         if shape:
             return violations + shape
@@ -335,6 +321,45 @@ class RegistrationHookResponse(HookResponse):
         """An empty 204: the registration goes on without changes. The ``"allow"`` failure
         policy, for deployments that prefer open sign-up to a denial when the hook fails."""
         return None
+
+
+def _flow_of(request: RegistrationHookRequest) -> RegistrationFlow | None:
+    """The call's flow; ``None`` for a ``requestType`` Okta does not document."""
+    if request.request_type is None:
+        return RegistrationFlow.SELF_SERVICE_REGISTRATION
+    try:
+        return RegistrationFlow(request.request_type)
+    except ValueError:
+        return None
+
+
+def _check_flow(request: RegistrationHookRequest, command_type: str, where: str) -> list[Violation]:
+    """Each profile command belongs to its flow. The profile update is documented as
+    invalid in a progressive profile; the progressive update is documented for that flow
+    only (its effect in a registration is unconfirmed); in a flow Okta does not document
+    neither is known to work."""
+    flow = _FLOW_BY_PROFILE_COMMAND[command_type]
+    actual = _flow_of(request)
+    if actual is flow:
+        return []
+    if actual is None:
+        return [
+            Violation(
+                "unknown_flow",
+                where,
+                f"{command_type} is for the {flow.value} flow; Okta documents no profile "
+                f"command for this call's requestType",
+            )
+        ]
+    rule = "command_flow" if command_type == USER_PROFILE_UPDATE else "flow_unconfirmed"
+    return [
+        Violation(
+            rule,
+            where,
+            f"{command_type} is for the {flow.value} flow; this call is {actual.value}, "
+            f"where profile changes use {actual.profile_command}",
+        )
+    ]
 
 
 def _is_deny(command: Any) -> bool:

@@ -23,6 +23,7 @@ from ..constants import ASSERTION_PATCH, SAML_EVENT
 from ..errors import Violation
 from ..fastload import SectionLoader
 from ..lazy import lazy_property
+from ..patching import Document
 from ..request import (
     OKTA_SESSION,
     OKTA_USER,
@@ -35,7 +36,7 @@ from ..request import (
     RequestInfo,
     StringTuple,
 )
-from ..response import HookResponse
+from ..response import HookResponse, check_finite
 
 SESSION_LIFETIME_PATH = "/authentication/sessionLifetime"
 #: Longest attribute name accepted; URI names are long, but not this long.
@@ -370,6 +371,8 @@ class SamlHookResponse(HookResponse):
     def __init__(self, request: HookRequest) -> None:
         super().__init__(request)
         self._start_new_command = False
+        self._assertion: Document | None = None
+        """The assertion as the last command's operations leave it."""
 
     def add_attribute(
         self,
@@ -445,28 +448,35 @@ class SamlHookResponse(HookResponse):
         return self
 
     def _patch(self, operation: dict[str, Any]) -> Self:
-        if not self._commands or self._start_new_command:
-            self._add_command(ASSERTION_PATCH, [operation])
-            self._start_new_command = False
-            return self
-        index = len(self._commands) - 1
-        operations = self._commands[index]["value"]
+        # The operations of one command build on each other, as check() sees them.
+        new = not self._commands or self._start_new_command
+        if new or self._assertion is None:
+            self._assertion = Document(self._request.assertion)
+        index = len(self._commands) - (0 if new else 1)
+        operations = [] if new else self._commands[index]["value"]
         where = f"commands[{index}].value[{len(operations)}]"
-        self._raise_if(_check_operation(self._request, operation, where))
+        self._refuse(check_finite(operation["value"], where))
+        self._refuse(_check_operation(operation, self._assertion, where))
         operations.append(operation)
+        if new:
+            self._commands.append({"type": ASSERTION_PATCH, "value": operations})
+            self._start_new_command = False
         return self
 
     @classmethod
     def _check_command(
         cls, request: HookRequest, command: dict[str, Any], where: str
     ) -> list[Violation]:
+        # Okta applies a patch's operations in order (RFC 6902), so each builds on the
+        # ones before it in its command.
         assert isinstance(request, SamlHookRequest)
         operations = command["value"]
         if type(operations) is not list or not operations:
             return [Violation("patch_shape", f"{where}.value", "the value is a non-empty array")]
+        assertion = Document(request.assertion)
         violations: list[Violation] = []
         for index, operation in enumerate(operations):
-            violations += _check_operation(request, operation, f"{where}.value[{index}]")
+            violations += _check_operation(operation, assertion, f"{where}.value[{index}]")
         return violations
 
     @classmethod
@@ -506,8 +516,17 @@ def _lexical(value: AttributeValueInput) -> str:
     raise TypeError(f"an attribute value is a str, int, float or bool, not {type(value).__name__}")
 
 
-def _check_operation(request: SamlHookRequest, operation: Any, where: str) -> list[Violation]:
-    """Okta's rules for one patch operation on the assertion."""
+def _check_operation(operation: Any, assertion: Document, where: str) -> list[Violation]:
+    """Okta's rules for one patch operation on the assertion; an operation that breaks no
+    documented rule is applied to ``assertion``, for the operations after it."""
+    violations = _check_one(operation, assertion, where)
+    if not any(not v.precaution for v in violations):
+        assertion.apply(operation["op"], pointer.split(operation["path"]) or [], operation["value"])
+    return violations
+
+
+def _check_one(operation: Any, assertion: Document, where: str) -> list[Violation]:
+    """Okta's rules for one patch operation, on the assertion as the ones before left it."""
 
     def bad(rule: str, message: str) -> list[Violation]:
         return [Violation(rule, where, message)]
@@ -533,13 +552,6 @@ def _check_operation(request: SamlHookRequest, operation: Any, where: str) -> li
             f"path {path!r} is not below /subject, /authentication, /conditions or /claims "
             f"(names escaped per RFC 6901)",
         )
-    if segments[0] == AssertionSection.CLAIMS:
-        name = segments[1]
-        if not name or len(name) > MAX_ATTRIBUTE_NAME or any(c in name for c in "\x00\r\n"):
-            return bad(
-                "attribute_name",
-                f"attribute names are 1 to {MAX_ATTRIBUTE_NAME} characters without NUL, CR or LF",
-            )
     value = operation["value"]
     if path == SESSION_LIFETIME_PATH:
         if op != "add":
@@ -556,28 +568,41 @@ def _check_operation(request: SamlHookRequest, operation: Any, where: str) -> li
             )
         # Whether Okta needs a claims object in the request to add to is not documented;
         # its sample adds one that exists, so a new statement is never refused for that.
-        return _check_attribute(value, where)
-    return _check_replace(request.assertion, segments, value, where)
+        violations = _check_attribute(value, where)
+    else:
+        violations = _check_replace(assertion, segments, value, where)
+    return violations or _check_attribute_name(segments, where)
+
+
+def _check_attribute_name(segments: list[str], where: str) -> list[Violation]:
+    if segments[0] != AssertionSection.CLAIMS:
+        return []
+    name = segments[1]
+    if name and len(name) <= MAX_ATTRIBUTE_NAME and not any(c in name for c in "\x00\r\n"):
+        return []
+    return [
+        Violation(
+            "attribute_name",
+            where,
+            f"attribute names are 1 to {MAX_ATTRIBUTE_NAME} characters without NUL, CR or LF",
+        )
+    ]
 
 
 def _check_replace(
-    assertion: Mapping[str, Any], segments: list[str], value: Any, where: str
+    assertion: Document, segments: list[str], value: Any, where: str
 ) -> list[Violation]:
-    node: Any = assertion
-    for depth, segment in enumerate(segments):
-        if type(node) is dict and segment in node:
-            node = node[segment]
-        elif type(node) is list and pointer.is_index(segment) and int(segment) < len(node):
-            node = node[int(segment)]
-        else:
-            return [
-                Violation(
-                    "element_not_present",
-                    where,
-                    f"{'/'.join(segments[: depth + 1])!r} is not in the request's assertion; "
-                    f"replace changes only elements Okta sent (add a new attribute with add)",
-                )
-            ]
+    node, found = assertion.get(segments)
+    if found < len(segments):
+        return [
+            Violation(
+                "element_not_present",
+                where,
+                f"{'/'.join(segments[: found + 1])!r} is not in the assertion; replace "
+                f"changes only elements Okta sent or this response added (add a new "
+                f"attribute with add)",
+            )
+        ]
     expected, given = _kind(node), _kind(value)
     if given is None or (expected is not None and expected != given):
         return [

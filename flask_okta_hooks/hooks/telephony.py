@@ -269,7 +269,7 @@ class TelephonyHookResponse(HookResponse):
         Refused after a delivery result: the two contradict each other.
         """
         if self._commands:
-            self._raise_if(
+            self._refuse(
                 [
                     Violation(
                         "error_with_result",
@@ -289,7 +289,7 @@ class TelephonyHookResponse(HookResponse):
         metadata: str | None,
     ) -> Self:
         if self._error is not None:
-            self._raise_if(
+            self._refuse(
                 [
                     Violation(
                         "error_with_result",
@@ -303,7 +303,7 @@ class TelephonyHookResponse(HookResponse):
         if not self._commands:
             return self._add_command(TELEPHONY_ACTION, [result])
         results = self._commands[0]["value"]
-        self._raise_if(_check_result(result, f"commands[0].value[{len(results)}]"))
+        self._refuse(_check_result(result, f"commands[0].value[{len(results)}]"))
         results.append(result)
         return self
 

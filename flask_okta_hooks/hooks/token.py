@@ -22,6 +22,7 @@ from ..constants import ACCESS_PATCH, IDENTITY_PATCH, TOKEN_EVENT
 from ..errors import ResponseRuleError, Violation
 from ..fastload import SectionLoader
 from ..lazy import lazy_property
+from ..patching import Document
 from ..request import (
     OKTA_SESSION,
     OKTA_USER,
@@ -363,23 +364,37 @@ class TokenHookResponse(HookResponse):
     command_types = frozenset(_TOKEN_BY_COMMAND)
     _request: TokenHookRequest
 
+    def __init__(self, request: HookRequest) -> None:
+        super().__init__(request)
+        self._claims: dict[Token, Document] = {}
+        """Each token's claims as the operations so far leave them."""
+
     def add_claim(self, token: Token, claim: ClaimPath, value: Any) -> Self:
         """Add a claim, a member of an object claim, or an array element (``-`` appends).
 
-        The parent of a nested path must exist in the request's token.
+        The parent of a nested path must exist in the token as the request sent it and
+        the earlier operations of this response changed it (Okta applies them in order).
         """
         path, segments = _claim_target(claim)
         return self._patch(token, {"op": "add", "path": path, "value": value}, segments)
 
     def replace_claim(self, token: Token, claim: ClaimPath, value: Any) -> Self:
-        """Replace a claim (or member, or element) present in the request's token."""
+        """Replace a claim (or member, or element) present in the token, as the request
+        sent it and the earlier operations of this response changed it."""
         path, segments = _claim_target(claim)
         return self._patch(token, {"op": "replace", "path": path, "value": value}, segments)
 
-    def remove_claim(self, token: Token, claim: ClaimPath) -> Self:
-        """Remove a claim (or member, or element) present in the request's token."""
+    def remove_claim(self, token: Token, claim: ClaimPath, *, null_value: bool = False) -> Self:
+        """Remove a claim (or member, or element) present in the token.
+
+        Okta documents ``remove`` both without a value and with ``"value": null``; the
+        operation is written without one, or with ``null`` when ``null_value`` is set.
+        """
         path, segments = _claim_target(claim)
-        return self._patch(token, {"op": "remove", "path": path}, segments)
+        operation: dict[str, Any] = {"op": "remove", "path": path}
+        if null_value:
+            operation["value"] = None
+        return self._patch(token, operation, segments)
 
     def set_lifetime(self, token: Token, seconds: int) -> Self:
         """Set the token's lifetime, from 300 s to 86,400 s."""
@@ -404,18 +419,25 @@ class TokenHookResponse(HookResponse):
             (i for i, c in enumerate(commands) if c["type"] == command_type), len(commands)
         )
         new = index == len(commands)
-        if new and self._request.token(token) is None:
+        minted = self._request.token(token)
+        if minted is None:
             raise ResponseRuleError([_not_minted(token, f"commands[{index}]")])
         operations = [] if new else commands[index]["value"]
         where = f"commands[{index}].value[{len(operations)}]"
         op, value = operation["op"], operation.get("value")
+        claims = None
         if segments is None:
             violations = _check_lifetime(op, value, where)
         else:
-            violations = _check_claim(self._request, token, op, segments, where)
-        violations = violations or check_finite(value, where)
+            claims = self._claims.get(token)
+            if claims is None:
+                claims = self._claims[token] = Document(minted.claims)
+            violations = _check_claim(token, op, segments, claims, where)
+        violations = check_finite(value, where) + violations
         if violations:
-            raise ResponseRuleError(violations)
+            self._refuse(violations)  # raises unless every one is a precaution
+        if claims is not None:
+            claims.apply(op, segments, value)  # type: ignore[arg-type]
         operations.append(operation)
         if new:
             commands.append({"type": command_type, "value": operations})
@@ -427,14 +449,16 @@ class TokenHookResponse(HookResponse):
     ) -> list[Violation]:
         assert isinstance(request, TokenHookRequest)
         token = _TOKEN_BY_COMMAND[command["type"]]
-        if request.token(token) is None:
+        minted = request.token(token)
+        if minted is None:
             return [_not_minted(token, where)]
         operations = command["value"]
         if type(operations) is not list or not operations:
             return [Violation("patch_shape", f"{where}.value", "the value is a non-empty array")]
+        claims = Document(minted.claims)
         violations: list[Violation] = []
         for index, operation in enumerate(operations):
-            violations += _check_operation(request, token, operation, f"{where}.value[{index}]")
+            violations += _check_operation(token, operation, claims, f"{where}.value[{index}]")
         return violations
 
     @classmethod
@@ -464,10 +488,9 @@ def _claim_target(claim: ClaimPath) -> tuple[str, list[str]]:
     return path, [str(part) for part in parts]
 
 
-def _check_operation(
-    request: TokenHookRequest, token: Token, operation: Any, where: str
-) -> list[Violation]:
-    """Okta's rules for one patch operation on ``token``."""
+def _check_operation(token: Token, operation: Any, claims: Document, where: str) -> list[Violation]:
+    """Okta's rules for one patch operation on ``token``; an operation that breaks no
+    documented rule is applied to ``claims``, for the operations after it."""
     if (
         type(operation) is not dict
         or "op" not in operation
@@ -475,54 +498,55 @@ def _check_operation(
         or not _OPERATION_MEMBERS.issuperset(operation)
     ):
         return _bad(
-            where, "operation_shape", 'an operation is {"op": ..., "path": ..., "value": ...}'
+            "operation_shape", where, 'an operation is {"op": ..., "path": ..., "value": ...}'
         )
     op, path = operation["op"], operation["path"]
     if op not in ("add", "replace", "remove"):
-        return _bad(where, "operation", f"op {op!r} is not one of add, replace, remove")
+        return _bad("operation", where, f"op {op!r} is not one of add, replace, remove")
     if type(path) is not str:
-        return _bad(where, "path", "path is a string")
+        return _bad("path", where, "path is a string")
     if op == "remove" and operation.get("value") is not None:
-        return _bad(where, "remove_value", "remove carries no value (or null)")
+        return _bad("remove_value", where, "remove carries no value (or null)")
     if op != "remove" and "value" not in operation:
-        return _bad(where, "missing_value", f"{op} carries a value")
+        return _bad("missing_value", where, f"{op} carries a value")
     if path == LIFETIME_PATH:
         return _check_lifetime(op, operation.get("value"), where)
     segments = pointer.split(path)
     if segments is None or len(segments) < 2 or segments[0] != "claims":
         return _bad(
-            where,
             "path",
+            where,
             f"path {path!r} is not /claims/<claim>[/...] (claim names escaped per RFC 6901) "
             f"nor {LIFETIME_PATH}",
         )
-    return _check_claim(request, token, op, segments[1:], where)
+    violations = _check_claim(token, op, segments[1:], claims, where)
+    if not any(not v.precaution for v in violations):
+        claims.apply(op, segments[1:], operation.get("value"))
+    return violations
 
 
 def _check_claim(
-    request: TokenHookRequest, token: Token, op: str, segments: list[str], where: str
+    token: Token, op: str, segments: list[str], claims: Document, where: str
 ) -> list[Violation]:
     """Okta's rules for ``op`` on the claim at ``segments`` (names, the claim's first)."""
     claim = segments[0]
-    if not claim or len(claim) > MAX_CLAIM_NAME or _CONTROL.search(claim):
-        return _bad(
-            where,
-            "claim_name",
-            f"claim names are 1 to {MAX_CLAIM_NAME} characters without NUL, CR or LF",
-        )
     if claim in RESERVED_CLAIMS[token]:
         return _bad(
-            where,
             "reserved_claim",
+            where,
             f"{claim!r} is reserved in the {token.name} token; Okta rejects the whole patch",
         )
-    minted = request.token(token)
-    if minted is None:  # reported once per command by _check_command
-        return []
-    return _check_presence(op, segments, minted.claims, where)
+    found = _check_presence(op, segments, claims, where)
+    if found or (claim and len(claim) <= MAX_CLAIM_NAME and not _CONTROL.search(claim)):
+        return found
+    return _bad(
+        "claim_name",
+        where,
+        f"claim names are 1 to {MAX_CLAIM_NAME} characters without NUL, CR or LF",
+    )
 
 
-def _bad(where: str, rule: str, message: str) -> list[Violation]:
+def _bad(rule: str, where: str, message: str) -> list[Violation]:
     return [Violation(rule, where, message)]
 
 
@@ -541,33 +565,26 @@ def _check_lifetime(op: str, value: Any, where: str) -> list[Violation]:
     return []
 
 
-def _check_presence(
-    op: str, segments: list[str], claims: Mapping[str, Any], where: str
-) -> list[Violation]:
-    """Whether the path exists in the request's claims as ``op`` needs it to."""
+def _check_presence(op: str, segments: list[str], claims: Document, where: str) -> list[Violation]:
+    """Whether the path exists in the claims as ``op`` needs it to."""
     claim = segments[0]
     # add may create a top-level claim or a last segment; everything else must exist.
     must_exist = segments if op != "add" else segments[:-1]
-    node: Any = claims
-    for depth, segment in enumerate(must_exist):
-        if type(node) is dict and segment in node:
-            node = node[segment]
-        elif type(node) is list and pointer.is_index(segment) and int(segment) < len(node):
-            node = node[int(segment)]
-        else:
-            rule = "claim_not_present" if op != "add" else "parent_not_present"
-            what = "claim" if depth == 0 else "member or element"
-            return [
-                Violation(
-                    rule,
-                    where,
-                    f"the {what} at {'/'.join(segments[: depth + 1])!r} of claim {claim!r} is "
-                    f"not in the request's token; Okta rejects the whole patch",
-                )
-            ]
+    node, found = claims.get(must_exist)
+    if found < len(must_exist):
+        rule = "claim_not_present" if op != "add" else "parent_not_present"
+        what = "claim" if found == 0 else "member or element"
+        return [
+            Violation(
+                rule,
+                where,
+                f"the {what} at {'/'.join(segments[: found + 1])!r} of claim {claim!r} is "
+                f"not in the token; Okta rejects the whole patch",
+            )
+        ]
     if op == "add" and len(segments) > 1:
         position = segments[-1]
-        if type(node) is list:
+        if type(node) in (list, tuple):
             if position != "-" and not (pointer.is_index(position) and int(position) <= len(node)):
                 return [
                     Violation(

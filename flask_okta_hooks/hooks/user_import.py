@@ -24,7 +24,7 @@ from ..constants import (
     USER_PROFILE_UPDATE,
     USER_UPDATE,
 )
-from ..errors import ResponseRuleError, Violation
+from ..errors import InvalidPayload, ResponseRuleError, Violation
 from ..fastload import SectionLoader
 from ..lazy import lazy_property
 from ..request import HookRequest, OktaSchema, OpenEnum, StringTuple, UserProfile
@@ -301,7 +301,7 @@ class UserImportHookResponse(HookResponse):
                 ]
             )
         # Both commands are checked before either is kept, so a bad id leaves no lone action.
-        self._raise_if(
+        self._refuse(
             self._check_command(
                 self._request,
                 {"type": USER_UPDATE, "value": {"id": user_id}},
@@ -331,7 +331,7 @@ class UserImportHookResponse(HookResponse):
 
     def _set_result(self, result: ImportResult) -> Self:
         if self.result is not None:
-            self._raise_if(
+            self._refuse(
                 [
                     Violation(
                         "action_repeated",
@@ -351,7 +351,7 @@ class UserImportHookResponse(HookResponse):
             return self._add_command(command_type, values)
         merged = {**self._commands[index]["value"], **values}
         command = {"type": command_type, "value": merged}
-        self._raise_if(self._check_command(self._request, command, f"commands[{index}]"))
+        self._refuse(self._check_command(self._request, command, f"commands[{index}]"))
         self._commands[index] = command
         return self
 
@@ -419,11 +419,12 @@ class UserImportHookResponse(HookResponse):
                     f"LINK_USER must be followed by {USER_UPDATE} with the id of the user to link",
                 )
             )
-        elif user_updates and not links:
-            # Okta documents the user update only as the partner of LINK_USER.
+        elif user_updates and not links and not _links_by_default(request):
+            # Okta documents the user update only as the partner of LINK_USER, which the
+            # request's own action may already be.
             violations.append(
                 Violation(
-                    "link_user_pairing",
+                    "user_update_without_link",
                     f"commands[{user_updates[0]}]",
                     f"{USER_UPDATE} names the user to link: send it after a LINK_USER action",
                 )
@@ -450,6 +451,14 @@ class UserImportHookResponse(HookResponse):
         with the user is undocumented). The ``"error"`` failure policy."""
         assert isinstance(request, UserImportHookRequest)
         return request.respond().error(ERROR_SUMMARY)
+
+
+def _links_by_default(request: HookRequest) -> bool:
+    assert isinstance(request, UserImportHookRequest)
+    try:
+        return request.default_result == ImportResult.LINK_USER
+    except InvalidPayload:  # a malformed default links nobody
+        return False
 
 
 def _is_id(value: Any) -> bool:
