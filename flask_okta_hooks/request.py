@@ -5,7 +5,8 @@ object is built. The hook-specific sections (``data.context.user``, ``data.acces
 are validated by their marshmallow schema the first time a handler reads them, then kept:
 a handler pays only for what it reads, and a malformed section it reads is a 400
 (:class:`~.errors.InvalidPayload`), never a crash. Schemas are tolerant readers: unknown
-members are ignored, and the raw payload stays reachable as :attr:`HookRequest.payload`.
+members are ignored, a member Okta sends as ``null`` is read as absent unless the section
+cannot do without it, and the raw payload stays reachable as :attr:`HookRequest.payload`.
 """
 
 from __future__ import annotations
@@ -17,19 +18,22 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, ClassVar, Self
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
 from marshmallow.exceptions import SCHEMA
 
 from .errors import InvalidEnvelope, InvalidPayload, MethodNotAllowed, WrongEventType
-from .fastload import SectionLoader, exactly, unsure
+from .fastload import Converter, SectionLoader, exactly, members, unsure
 from .secret import Secret, conceal
 
 
 class OktaSchema(Schema):
-    """Base of every request schema: unknown members ignored.
+    """Base of every request schema: unknown members ignored, null members absent.
 
+    Okta sends ``null`` for members it has no value for, so a null member loads as if it
+    were absent (its ``load_default``); only a ``required`` member stays refused when null.
     The result is built as ``model(**fields)``; a schema with ``unwrap`` set returns that
     one member instead (for wrappers such as ``{"url": {"value": ...}}``).
     """
@@ -45,6 +49,19 @@ class OktaSchema(Schema):
         super().__init_subclass__(**kwargs)
         if cls.model is not None:
             cls._new = staticmethod(_constructor(cls.model))
+
+    @cached_property
+    def _required_keys(self) -> frozenset[str]:
+        return frozenset(
+            field.data_key or name for name, field in self.load_fields.items() if field.required
+        )
+
+    @pre_load
+    def _drop_nulls(self, data: Any, **_: Any) -> Any:
+        if type(data) is not dict or None not in data.values():
+            return data
+        required = self._required_keys
+        return {key: value for key, value in data.items() if value is not None or key in required}
 
     @post_load(pass_original=True)
     def _make(self, data: dict[str, Any], original: Any, **_: Any) -> Any:
@@ -182,6 +199,25 @@ class StringTuple(fields.Field[tuple[str, ...]]):
         if type(value) is not list or any(type(item) is not str for item in value):
             return unsure()
         return tuple(value)
+
+
+class Members(fields.Dict):
+    """A JSON object whose values are read with ``values``; a null value is an absent member,
+    as everywhere in a request (an attribute's ``{"NameFormat": null}`` reads as ``{}``)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[Any, Any]:
+        if type(value) is dict and None in value.values():
+            value = {key: item for key, item in value.items() if item is not None}
+        result: dict[Any, Any] = super()._deserialize(  # type: ignore[no-untyped-call]
+            value, attr, data, **kwargs
+        )
+        return result
+
+    @cached_property
+    def quick_convert(self) -> Converter | None:
+        return members(self)
 
 
 class JSONBoolean(fields.Boolean):

@@ -29,6 +29,7 @@ from ..request import (
     REQUEST_INFO,
     HookRequest,
     Inner,
+    Members,
     OktaSchema,
     OktaSession,
     OktaUser,
@@ -94,7 +95,7 @@ class SamlAttributeValue:
 class SamlAttributeValueSchema(OktaSchema):
     model = SamlAttributeValue
     value = fields.Raw(load_default=None, validate=_scalar_or_null)
-    attributes = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    attributes = Members(keys=fields.String(), values=fields.String(), load_default=dict)
 
 
 class _TupleList(fields.List[Any]):
@@ -137,12 +138,12 @@ class SamlAttributeSchema(OktaSchema):
     values = _TupleList(
         fields.Nested(SamlAttributeValueSchema), data_key="attributeValues", load_default=()
     )
-    attributes = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    attributes = Members(keys=fields.String(), values=fields.String(), load_default=dict)
 
 
 class _ClaimsSchema(OktaSchema):
     unwrap = "claims"
-    claims = fields.Dict(
+    claims = Members(
         keys=fields.String(), values=fields.Nested(SamlAttributeSchema), load_default=dict
     )
 

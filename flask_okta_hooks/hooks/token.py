@@ -28,6 +28,7 @@ from ..request import (
     REQUEST_INFO,
     HookRequest,
     Inner,
+    Members,
     OktaSchema,
     OktaSession,
     OktaUser,
@@ -177,7 +178,7 @@ class MintedTokenSchema(OktaSchema):
         data_key="token",
         load_default=None,
     )
-    scopes = fields.Dict(values=fields.Nested(ScopeSchema), load_default=dict)
+    scopes = Members(values=fields.Nested(ScopeSchema), load_default=dict)
 
 
 @dataclass(frozen=True)
