@@ -64,6 +64,13 @@ class DeliveryStatus(StrEnum):
 
 
 _STATUSES = frozenset(status.value for status in DeliveryStatus)
+#: Every spelling of a channel Okta has used, folded to lower case.
+_CHANNELS = {
+    "sms": DeliveryChannel.SMS,
+    "voice": DeliveryChannel.VOICE,
+    "voice call": DeliveryChannel.VOICE,
+    "call": DeliveryChannel.VOICE,
+}
 #: The optional members of a result, all strings.
 _RESULT_MEMBERS = ("provider", "transactionId", "transactionMetadata")
 
@@ -113,18 +120,17 @@ class MessageProfile:
     otp_expires: datetime | None = None
 
     @property
-    def delivery_channel(self) -> DeliveryChannel | None:
-        """SMS or voice; ``None`` only when Okta sent no channel.
+    def delivery_channel(self) -> DeliveryChannel | str | None:
+        """SMS or voice; ``None`` when Okta sent no channel, and a channel Okta has not
+        documented as the text it sent.
 
         Okta documents ``SMS`` for text messages but has written the voice value both as
-        ``voice call`` and ``CALL``, so the comparison ignores case and everything that is
-        not SMS is a voice call.
+        ``voice call`` and ``CALL``, so the comparison ignores case and spaces around.
         """
-        if self.raw_delivery_channel is None:
+        raw = self.raw_delivery_channel
+        if raw is None:
             return None
-        if self.raw_delivery_channel.strip().casefold() == "sms":
-            return DeliveryChannel.SMS
-        return DeliveryChannel.VOICE
+        return _CHANNELS.get(raw.strip().casefold(), raw)
 
 
 class _Text(fields.Field[str]):
