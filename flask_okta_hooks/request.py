@@ -419,8 +419,9 @@ class HookRequest:
 
     #: The ``eventType`` this request class serves.
     event_type: ClassVar[str]
-    #: Whether ``data.context`` must be an object (true for every inline hook type).
-    requires_context: ClassVar[bool] = True
+    #: The sections every real call has, as ``(keys below data, JSON type)``; set from
+    #: the hook type's row (:attr:`.hook_types.HookType.required_sections`).
+    _required: ClassVar[tuple[tuple[tuple[str, ...], type], ...]] = ()
     #: Paths below ``data`` of values Okta sends in clear text that must never be shown
     #: (passwords, one-time codes). They are wrapped in a :class:`~.secret.Secret` inside
     #: the request's copy of the payload, so not even a logged :attr:`payload` shows them.
@@ -465,7 +466,9 @@ class HookRequest:
         """Validate the envelope of a parsed body and build the request object.
 
         Raises :class:`~.errors.InvalidEnvelope` for a body that is not an Okta hook call
-        and :class:`~.errors.WrongEventType` when ``eventType`` is not :attr:`event_type`.
+        (a section every real call of this type has is missing, null or of another JSON
+        type, see :meth:`require`) and :class:`~.errors.WrongEventType` when
+        ``eventType`` is not :attr:`event_type`.
         The values at :attr:`secret_paths` are wrapped in :attr:`payload`, which is then
         a copy along those paths; ``payload`` itself is not changed.
         """
@@ -477,9 +480,25 @@ class HookRequest:
             raise InvalidEnvelope(fields=_error_paths(exc.messages_dict, "")) from None
         if envelope["event_type"] != cls.event_type:
             raise WrongEventType
-        if cls.requires_context and type(envelope["data"].get("context")) is not dict:
-            raise InvalidEnvelope(fields=("data.context",))
+        for keys, kind in cls._required:
+            node: Any = envelope["data"]
+            for key in keys:
+                node = node.get(key) if type(node) is dict else None
+            if type(node) is not kind:
+                raise InvalidEnvelope(fields=("data." + ".".join(keys),))
         return cls(payload, envelope)
+
+    @classmethod
+    def require(cls, sections: tuple[str, ...]) -> None:
+        """Refuse, on arrival, every call without one of ``sections``: dotted paths below
+        ``data`` of objects, or of arrays when they end in ``[]`` (``"events[]"``).
+
+        The table of hook types calls this with each row's ``required_sections``.
+        """
+        cls._required = tuple(
+            (tuple(section.removesuffix("[]").split(".")), list if section.endswith("[]") else dict)
+            for section in sections
+        )
 
     @classmethod
     def answer_get(cls, environ: dict[str, Any]) -> dict[str, Any]:

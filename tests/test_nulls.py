@@ -73,22 +73,10 @@ def required_patterns(hook_type: HookType) -> frozenset[str]:
     request_class = hook_type.request_class
     found = set(schema_required(request_class.envelope_loader.schema, "").__iter__())
     found = {name.lstrip(".") for name in found}
-    found |= {"data." + section.removesuffix("[]") for section in REQUIRED_SECTIONS[hook_type.slug]}
+    found |= {"data." + section.removesuffix("[]") for section in hook_type.required_sections}
     for section, schema in request_class.sections:
         found |= set(schema_required(schema, "data." + section))
     return frozenset(found)
-
-
-#: The sections each hook type's calls cannot do without.
-REQUIRED_SECTIONS = {
-    "token": ("context",),
-    "saml": ("context",),
-    "registration": ("context",),
-    "password-import": ("context", "context.credential"),
-    "user-import": ("context",),
-    "telephony": ("context", "messageProfile"),
-    "events": ("events[]",),
-}
 
 
 def members(node: Any, prefix: Path = ()) -> Iterator[Path]:

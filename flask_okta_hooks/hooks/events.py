@@ -28,7 +28,6 @@ from ..errors import (
     ChallengeTooLarge,
     EventsNotAccepted,
     InvalidChallenge,
-    InvalidEnvelope,
     InvalidPayload,
     MissingChallenge,
     Violation,
@@ -521,7 +520,6 @@ class EventHookRequest(HookRequest):
     """
 
     event_type = EVENT_HOOK_EVENT
-    requires_context = False
     envelope_loader = SectionLoader(EventHookEnvelopeSchema())
     verification = _VERIFICATION
     # The events and the sections each LogEvent types when a handler reads them.
@@ -564,11 +562,9 @@ class EventHookRequest(HookRequest):
 
 
 def _load_events(data: dict[str, Any]) -> tuple[LogEvent, ...]:
-    events = data.get("events")
-    if type(events) is not list:
-        raise InvalidEnvelope(fields=("data.events",))
     loaded = []
-    for index, event in enumerate(events):
+    # An array: the hook type's required sections are checked before the request is built.
+    for index, event in enumerate(data["events"]):
         where = f"data.events[{index}]"
         if type(event) is not dict:
             raise InvalidPayload(fields=(where,))
