@@ -180,6 +180,21 @@ def members(field: fields.Dict) -> Converter | None:
     return _mapping_converter(field, skip_null=True)
 
 
+def items(field: fields.Field[Any]) -> Converter | None:
+    """The ``quick_convert`` of an array field loaded as a tuple of ``field`` values."""
+    convert = _converter(field)
+    if convert is None:
+        return None
+
+    def as_tuple(value: Any) -> Any:
+        if type(value) is not list:
+            return _UNSURE
+        result = tuple(map(convert, value))
+        return _UNSURE if any(item is _UNSURE for item in result) else result
+
+    return as_tuple
+
+
 def exactly(kind: type) -> Converter:
     """A ``quick_convert`` for a field that takes one plain JSON type as it is."""
     return _Exactly(kind)

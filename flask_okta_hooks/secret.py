@@ -14,6 +14,8 @@ from typing import Any, NoReturn, Self
 
 from marshmallow import fields
 
+from .fastload import unsure
+
 PLACEHOLDER = "<secret>"
 
 
@@ -118,8 +120,15 @@ class SecretString(fields.Field[Secret]):
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> Secret:
+        result = self.quick_convert(value)
+        if result is unsure():
+            raise self.make_error("invalid")
+        return result  # type: ignore[no-any-return]
+
+    @staticmethod
+    def quick_convert(value: Any) -> Any:
         if type(value) is Secret:
             return value
         if type(value) is str or type(value) is int:
             return Secret(str(value))
-        raise self.make_error("invalid")
+        return unsure()

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Self
 
 from marshmallow import fields
@@ -21,7 +22,7 @@ from marshmallow import fields
 from .. import pointer
 from ..constants import ASSERTION_PATCH, SAML_EVENT
 from ..errors import Violation
-from ..fastload import SectionLoader
+from ..fastload import Converter, SectionLoader, items
 from ..lazy import lazy_property
 from ..request import (
     OKTA_SESSION,
@@ -105,6 +106,10 @@ class _TupleList(fields.List[Any]):
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> tuple[Any, ...]:
         return tuple(super()._deserialize(value, attr, data, **kwargs))
+
+    @cached_property
+    def quick_convert(self) -> Converter | None:
+        return items(self.inner)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from marshmallow import fields
 
 from ..constants import TELEPHONY_ACTION, TELEPHONY_EVENT
 from ..errors import Violation
-from ..fastload import SectionLoader
+from ..fastload import SectionLoader, unsure
 from ..lazy import lazy_property
 from ..request import REQUEST_INFO, HookRequest, OktaSchema, RequestInfo
 from ..response import ErrorCause, HookResponse
@@ -141,11 +141,18 @@ class _Text(fields.Field[str]):
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> str:
+        result = self.quick_convert(value)
+        if result is unsure():
+            raise self.make_error("invalid")
+        return result  # type: ignore[no-any-return]
+
+    @staticmethod
+    def quick_convert(value: Any) -> Any:
         if type(value) is str:
             return value
         if type(value) is int:
             return str(value)
-        raise self.make_error("invalid")
+        return unsure()
 
 
 class MessageProfileSchema(OktaSchema):

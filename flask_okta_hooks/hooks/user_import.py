@@ -25,7 +25,7 @@ from ..constants import (
     USER_UPDATE,
 )
 from ..errors import ResponseRuleError, Violation
-from ..fastload import SectionLoader
+from ..fastload import SectionLoader, unsure
 from ..lazy import lazy_property
 from ..request import HookRequest, OktaSchema, OpenEnum, StringTuple, UserProfile
 from ..request import UserProfileSchema as _UserProfileSchema
@@ -134,6 +134,10 @@ class _AnyTuple(fields.Field[tuple[Any, ...]]):
         if type(value) is not list:
             raise self.make_error("invalid")
         return tuple(value)
+
+    @staticmethod
+    def quick_convert(value: Any) -> Any:
+        return tuple(value) if type(value) is list else unsure()
 
 
 @dataclass(frozen=True)
