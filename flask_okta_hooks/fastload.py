@@ -11,9 +11,9 @@ decides and produces the validation messages. The schema stays the single defini
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from marshmallow import Schema, fields, missing
 
@@ -21,6 +21,7 @@ from marshmallow import Schema, fields, missing
 _UNSURE: Any = object()
 
 Converter = Callable[[Any], Any]
+_T = TypeVar("_T")
 
 
 class SectionLoader:
@@ -193,6 +194,25 @@ def items(field: fields.Field[Any]) -> Converter | None:
         return _UNSURE if any(item is _UNSURE for item in result) else result
 
     return as_tuple
+
+
+class QuickField(fields.Field[_T]):
+    """A field whose whole rule is its ``quick_convert``: a value it cannot take is invalid.
+
+    A subclass defines ``quick_convert(value)``, returning the loaded value or
+    :func:`unsure`, and an ``invalid`` message that never quotes the input.
+    """
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> _T:
+        result = self.quick_convert(value)
+        if result is _UNSURE:
+            raise self.make_error("invalid")
+        return result  # type: ignore[no-any-return]
+
+    def quick_convert(self, value: Any) -> Any:
+        raise NotImplementedError
 
 
 def exactly(kind: type) -> Converter:

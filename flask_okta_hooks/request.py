@@ -25,7 +25,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre
 from marshmallow.exceptions import SCHEMA
 
 from .errors import InvalidEnvelope, InvalidPayload, MethodNotAllowed, WrongEventType
-from .fastload import Converter, SectionLoader, exactly, members, unsure
+from .fastload import Converter, QuickField, SectionLoader, exactly, members, unsure
 from .secret import Secret, conceal
 
 
@@ -181,18 +181,10 @@ class Inner(fields.Field[Any]):
         return value if self._leaf_type is not None and type(value) is self._leaf_type else unsure()
 
 
-class StringTuple(fields.Field[tuple[str, ...]]):
+class StringTuple(QuickField[tuple[str, ...]]):
     """A JSON array of strings, loaded as a tuple (immutable, like the dataclasses)."""
 
     default_error_messages = {"invalid": "Not an array of strings."}  # noqa: RUF012
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> tuple[str, ...]:
-        result = self.quick_convert(value)
-        if result is unsure():
-            raise self.make_error("invalid")
-        return result  # type: ignore[no-any-return]
 
     @staticmethod
     def quick_convert(value: Any) -> Any:

@@ -32,7 +32,7 @@ from ..errors import (
     MissingChallenge,
     Violation,
 )
-from ..fastload import SectionLoader, unsure
+from ..fastload import QuickField, SectionLoader, unsure
 from ..lazy import lazy_property
 from ..request import (
     EnvelopeSchema,
@@ -79,18 +79,10 @@ class OutcomeResult(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-class _Number(fields.Field[float]):
+class _Number(QuickField[float]):
     """A JSON number (not a boolean), loaded as a float."""
 
     default_error_messages = {"invalid": "Not a number."}  # noqa: RUF012
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> float:
-        result = self.quick_convert(value)
-        if result is unsure():
-            raise self.make_error("invalid")
-        return result  # type: ignore[no-any-return]
 
     @staticmethod
     def quick_convert(value: Any) -> Any:
@@ -98,17 +90,10 @@ class _Number(fields.Field[float]):
         return float(value) if kind is float or kind is int else unsure()
 
 
-class _Object(fields.Field[Mapping[str, Any]]):
+class _Object(QuickField[Mapping[str, Any]]):
     """Any JSON object, kept as sent (free-form details Okta does not describe)."""
 
     default_error_messages = {"invalid": "Not an object."}  # noqa: RUF012
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> Mapping[str, Any]:
-        if type(value) is not dict:
-            raise self.make_error("invalid")
-        return value
 
     @staticmethod
     def quick_convert(value: Any) -> Any:
