@@ -11,9 +11,9 @@ decides and produces the validation messages. The schema stays the single defini
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from marshmallow import Schema, fields, missing
 
@@ -21,6 +21,7 @@ from marshmallow import Schema, fields, missing
 _UNSURE: Any = object()
 
 Converter = Callable[[Any], Any]
+_T = TypeVar("_T")
 
 
 class SectionLoader:
@@ -53,7 +54,7 @@ def _plan(schema: Schema) -> Converter | None:
         # Plain JSON types are checked inline: most fields are strings.
         kind = convert.exact_type if isinstance(convert, _Exactly) else None
         key = field.data_key or name
-        steps.append((name, key, kind, convert, field.load_default, field.allow_none))
+        steps.append((name, key, kind, convert, field.load_default))
     build: Callable[[dict[str, Any], Any], Any] = schema.build  # type: ignore[attr-defined]
 
     def quick(raw: Any) -> Any:
@@ -61,18 +62,14 @@ def _plan(schema: Schema) -> Converter | None:
             return _UNSURE
         get = raw.get
         data: dict[str, Any] = {}
-        for name, key, kind, convert, default, allow_none in steps:
-            value = get(key, missing)
+        for name, key, kind, convert, default in steps:
+            value = get(key)
             if type(value) is kind:
                 data[name] = value
-            elif value is missing:
+            elif value is None:  # absent, or null, which the schemas read as absent
                 if default is missing:
                     return _UNSURE  # required, or left out by marshmallow: let it decide
                 data[name] = default() if callable(default) else default
-            elif value is None:
-                if not allow_none:
-                    return _UNSURE
-                data[name] = None
             elif kind is not None:
                 return _UNSURE
             else:
@@ -138,12 +135,14 @@ def _plain_converter(field: fields.Field[Any]) -> Converter | None:
     return quick if callable(quick) else None
 
 
-def _mapping_converter(field: fields.Field[Any]) -> Converter | None:
+def _mapping_converter(field: fields.Field[Any], *, skip_null: bool = False) -> Converter | None:
     key_field = field.key_field  # type: ignore[attr-defined]
     value_field = field.value_field  # type: ignore[attr-defined]
     if key_field is not None and type(key_field) is not fields.String:
         return None
     if value_field is None:
+        if skip_null:
+            return None  # rare enough to leave to the schema
         return lambda value: dict(value) if type(value) is dict else _UNSURE
     convert_value = _converter(value_field)
     if convert_value is None:
@@ -155,6 +154,8 @@ def _mapping_converter(field: fields.Field[Any]) -> Converter | None:
         result = {}
         for key, item in value.items():
             if item is None:
+                if skip_null:
+                    continue
                 return _UNSURE
             item = convert_value(item)
             if item is _UNSURE:
@@ -173,6 +174,45 @@ def _aware_datetime(value: Any) -> Any:
     except ValueError:
         return _UNSURE
     return result if result.tzinfo is not None else _UNSURE
+
+
+def members(field: fields.Dict) -> Converter | None:
+    """The ``quick_convert`` of a mapping field whose null values are absent members."""
+    return _mapping_converter(field, skip_null=True)
+
+
+def items(field: fields.Field[Any]) -> Converter | None:
+    """The ``quick_convert`` of an array field loaded as a tuple of ``field`` values."""
+    convert = _converter(field)
+    if convert is None:
+        return None
+
+    def as_tuple(value: Any) -> Any:
+        if type(value) is not list:
+            return _UNSURE
+        result = tuple(map(convert, value))
+        return _UNSURE if any(item is _UNSURE for item in result) else result
+
+    return as_tuple
+
+
+class QuickField(fields.Field[_T]):
+    """A field whose whole rule is its ``quick_convert``: a value it cannot take is invalid.
+
+    A subclass defines ``quick_convert(value)``, returning the loaded value or
+    :func:`unsure`, and an ``invalid`` message that never quotes the input.
+    """
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> _T:
+        result = self.quick_convert(value)
+        if result is _UNSURE:
+            raise self.make_error("invalid")
+        return result  # type: ignore[no-any-return]
+
+    def quick_convert(self, value: Any) -> Any:
+        raise NotImplementedError
 
 
 def exactly(kind: type) -> Converter:

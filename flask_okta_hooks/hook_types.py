@@ -5,8 +5,8 @@ default path, Okta's ``eventType``, the request and response classes (which carr
 schemas and Okta's rules), whether an empty 204 is a valid answer, which way Okta fails
 when the hook does not answer, whether Okta retries a failed call, the failure outcomes
 an endpoint may choose instead of the safe one, which HTTP methods the endpoint answers,
-whether Okta can authenticate with OAuth 2.0 and where an admin registers the URL.
-Adding a hook type means one module and one row.
+whether Okta can authenticate with OAuth 2.0, where an admin registers the URL and the
+sections every real call carries. Adding a hook type means one module and one row.
 """
 
 from __future__ import annotations
@@ -66,6 +66,15 @@ class HookType:
     fallbacks: tuple[tuple[str, Callable[[Any], HookResponse | None]], ...] = ()
     """Named failure outcomes an endpoint may choose with ``on_failure``, besides
     ``"safe"`` (:meth:`HookResponse.safe_outcome`) and ``"retry"``."""
+    required_sections: tuple[str, ...] = ("context",)
+    """Paths below ``data`` that every real call has (objects; arrays end in ``[]``). A
+    call without one, or with a null or another JSON type there, is refused with
+    ``400 invalid_envelope`` naming it before the handler runs. Only what Okta's contract
+    is sure of: a refused real call costs the user the flow where Okta fails closed."""
+
+    def __post_init__(self) -> None:
+        # The request class checks them where it checks the envelope, for every caller.
+        self.request_class.require(self.required_sections)
 
     @property
     def default_path(self) -> str:
@@ -81,6 +90,10 @@ TOKEN = HookType(
     okta_fails=FailureDirection.OPEN,
     title="Token inline hook",
     okta_retries=False,
+    # The reference also lists data.context.protocol as always sent, but neither Okta's
+    # spec nor its samples' schema needs it, and which tokens are minted (data.identity,
+    # data.access) is only inferred; the hook is skipped on a 400, so they are not required.
+    required_sections=("context",),
     fallbacks=(("deny", TokenHookResponse.deny_outcome),),
 )
 
@@ -92,6 +105,7 @@ SAML = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.OPEN,
     title="SAML assertion inline hook",
+    required_sections=("context", "assertion"),
     fallbacks=(("deny", SamlHookResponse.deny_outcome),),
 )
 
@@ -103,6 +117,9 @@ REGISTRATION = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.CLOSED,
     title="Registration inline hook",
+    # data.userProfile (self-service) or data.userProfileUpdate (progressive profile)
+    # depends on requestType, which Classic Engine leaves out: neither is required.
+    required_sections=("context",),
     fallbacks=(("allow", RegistrationHookResponse.allow_outcome),),
 )
 
@@ -114,6 +131,7 @@ PASSWORD_IMPORT = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.CLOSED,
     title="Password import inline hook",
+    required_sections=("context", "context.credential"),
 )
 
 USER_IMPORT = HookType(
@@ -124,6 +142,8 @@ USER_IMPORT = HookType(
     empty_allowed=True,
     okta_fails=FailureDirection.OPEN,
     title="User import inline hook",
+    # data.appUser and data.user are in every sample, but Okta states no presence rule.
+    required_sections=("context",),
     fallbacks=(("error", UserImportHookResponse.error_outcome),),
 )
 
@@ -136,6 +156,7 @@ TELEPHONY = HookType(
     okta_fails=FailureDirection.OPEN,
     title="Telephony inline hook",
     okta_retries=False,
+    required_sections=("context", "messageProfile"),
 )
 
 EVENTS = HookType(
@@ -151,6 +172,8 @@ EVENTS = HookType(
     # Okta offers event hooks the header secret only.
     bearer_auth=False,
     admin_page="Workflow > Event Hooks",
+    # Event hooks carry no data.context.
+    required_sections=("events[]",),
 )
 
 HOOK_TYPES: tuple[HookType, ...] = (

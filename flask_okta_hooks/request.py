@@ -5,7 +5,8 @@ object is built. The hook-specific sections (``data.context.user``, ``data.acces
 are validated by their marshmallow schema the first time a handler reads them, then kept:
 a handler pays only for what it reads, and a malformed section it reads is a 400
 (:class:`~.errors.InvalidPayload`), never a crash. Schemas are tolerant readers: unknown
-members are ignored, and the raw payload stays reachable as :attr:`HookRequest.payload`.
+members are ignored, a member Okta sends as ``null`` is read as absent unless the section
+cannot do without it, and the raw payload stays reachable as :attr:`HookRequest.payload`.
 """
 
 from __future__ import annotations
@@ -17,19 +18,22 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, ClassVar, Self
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
 from marshmallow.exceptions import SCHEMA
 
 from .errors import InvalidEnvelope, InvalidPayload, MethodNotAllowed, WrongEventType
-from .fastload import SectionLoader, exactly, unsure
+from .fastload import Converter, QuickField, SectionLoader, exactly, members, unsure
 from .secret import Secret, conceal
 
 
 class OktaSchema(Schema):
-    """Base of every request schema: unknown members ignored.
+    """Base of every request schema: unknown members ignored, null members absent.
 
+    Okta sends ``null`` for members it has no value for, so a null member loads as if it
+    were absent (its ``load_default``); only a ``required`` member stays refused when null.
     The result is built as ``model(**fields)``; a schema with ``unwrap`` set returns that
     one member instead (for wrappers such as ``{"url": {"value": ...}}``).
     """
@@ -45,6 +49,19 @@ class OktaSchema(Schema):
         super().__init_subclass__(**kwargs)
         if cls.model is not None:
             cls._new = staticmethod(_constructor(cls.model))
+
+    @cached_property
+    def _required_keys(self) -> frozenset[str]:
+        return frozenset(
+            field.data_key or name for name, field in self.load_fields.items() if field.required
+        )
+
+    @pre_load
+    def _drop_nulls(self, data: Any, **_: Any) -> Any:
+        if type(data) is not dict or None not in data.values():
+            return data
+        required = self._required_keys
+        return {key: value for key, value in data.items() if value is not None or key in required}
 
     @post_load(pass_original=True)
     def _make(self, data: dict[str, Any], original: Any, **_: Any) -> Any:
@@ -164,24 +181,35 @@ class Inner(fields.Field[Any]):
         return value if self._leaf_type is not None and type(value) is self._leaf_type else unsure()
 
 
-class StringTuple(fields.Field[tuple[str, ...]]):
+class StringTuple(QuickField[tuple[str, ...]]):
     """A JSON array of strings, loaded as a tuple (immutable, like the dataclasses)."""
 
     default_error_messages = {"invalid": "Not an array of strings."}  # noqa: RUF012
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> tuple[str, ...]:
-        result = self.quick_convert(value)
-        if result is unsure():
-            raise self.make_error("invalid")
-        return result  # type: ignore[no-any-return]
 
     @staticmethod
     def quick_convert(value: Any) -> Any:
         if type(value) is not list or any(type(item) is not str for item in value):
             return unsure()
         return tuple(value)
+
+
+class Members(fields.Dict):
+    """A JSON object whose values are read with ``values``; a null value is an absent member,
+    as everywhere in a request (an attribute's ``{"NameFormat": null}`` reads as ``{}``)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[Any, Any]:
+        if type(value) is dict and None in value.values():
+            value = {key: item for key, item in value.items() if item is not None}
+        result: dict[Any, Any] = super()._deserialize(  # type: ignore[no-untyped-call]
+            value, attr, data, **kwargs
+        )
+        return result
+
+    @cached_property
+    def quick_convert(self) -> Converter | None:
+        return members(self)
 
 
 class JSONBoolean(fields.Boolean):
@@ -383,8 +411,9 @@ class HookRequest:
 
     #: The ``eventType`` this request class serves.
     event_type: ClassVar[str]
-    #: Whether ``data.context`` must be an object (true for every inline hook type).
-    requires_context: ClassVar[bool] = True
+    #: The sections every real call has, as ``(keys below data, JSON type)``; set from
+    #: the hook type's row (:attr:`.hook_types.HookType.required_sections`).
+    _required: ClassVar[tuple[tuple[tuple[str, ...], type], ...]] = ()
     #: Paths below ``data`` of values Okta sends in clear text that must never be shown
     #: (passwords, one-time codes). They are wrapped in a :class:`~.secret.Secret` inside
     #: the request's copy of the payload, so not even a logged :attr:`payload` shows them.
@@ -429,7 +458,9 @@ class HookRequest:
         """Validate the envelope of a parsed body and build the request object.
 
         Raises :class:`~.errors.InvalidEnvelope` for a body that is not an Okta hook call
-        and :class:`~.errors.WrongEventType` when ``eventType`` is not :attr:`event_type`.
+        (a section every real call of this type has is missing, null or of another JSON
+        type, see :meth:`require`) and :class:`~.errors.WrongEventType` when
+        ``eventType`` is not :attr:`event_type`.
         The values at :attr:`secret_paths` are wrapped in :attr:`payload`, which is then
         a copy along those paths; ``payload`` itself is not changed.
         """
@@ -441,9 +472,25 @@ class HookRequest:
             raise InvalidEnvelope(fields=_error_paths(exc.messages_dict, "")) from None
         if envelope["event_type"] != cls.event_type:
             raise WrongEventType
-        if cls.requires_context and type(envelope["data"].get("context")) is not dict:
-            raise InvalidEnvelope(fields=("data.context",))
+        for keys, kind in cls._required:
+            node: Any = envelope["data"]
+            for key in keys:
+                node = node.get(key) if type(node) is dict else None
+            if type(node) is not kind:
+                raise InvalidEnvelope(fields=("data." + ".".join(keys),))
         return cls(payload, envelope)
+
+    @classmethod
+    def require(cls, sections: tuple[str, ...]) -> None:
+        """Refuse, on arrival, every call without one of ``sections``: dotted paths below
+        ``data`` of objects, or of arrays when they end in ``[]`` (``"events[]"``).
+
+        The table of hook types calls this with each row's ``required_sections``.
+        """
+        cls._required = tuple(
+            (tuple(section.removesuffix("[]").split(".")), list if section.endswith("[]") else dict)
+            for section in sections
+        )
 
     @classmethod
     def answer_get(cls, environ: dict[str, Any]) -> dict[str, Any]:

@@ -507,7 +507,7 @@ def test_a_broken_envelope_gets_invalid_envelope(
 ) -> None:
     mutate, code = case
     about_context = any(case is ENVELOPE_MUTATIONS[name] for name in CONTEXT_MUTATIONS)
-    if about_context and not hook_type.request_class.requires_context:
+    if about_context and "context" not in hook_type.required_sections:
         pytest.skip(f"{hook_type.slug} calls carry no data.context")
     payload = payload_for(hook_type)
     mutate(payload)

@@ -114,7 +114,6 @@ def test_an_unknown_default_verdict_stays_readable() -> None:
 @pytest.mark.parametrize(
     ("credential", "field"),
     [
-        (None, "data.context.credential"),
         ({"username": "u"}, "data.context.credential.password"),
         ({"username": "u", "password": True}, "data.context.credential.password"),
         ({"username": "u", "password": [CANARY]}, "data.context.credential.password"),
@@ -122,13 +121,10 @@ def test_an_unknown_default_verdict_stays_readable() -> None:
     ],
 )
 def test_a_handler_reading_a_missing_or_malformed_credential_gets_a_400(
-    credential: dict[str, Any] | None, field: str
+    credential: dict[str, Any], field: str
 ) -> None:
     payload = password_payload()
-    if credential is None:
-        del payload["data"]["context"]["credential"]
-    else:
-        payload["data"]["context"]["credential"] = credential
+    payload["data"]["context"]["credential"] = credential
 
     response = serve(lambda call: call.respond().verified() if call.password else None, payload)
 

@@ -134,7 +134,6 @@ def test_unknown_members_are_ignored_but_reachable() -> None:
 @pytest.mark.parametrize(
     ("change", "read", "field"),
     [
-        (lambda p: p.update(requestType="future.flow"), lambda c: c.flow, "requestType"),
         (lambda p: p["data"].update(action=1), lambda c: c.action, "data.action"),
         (
             lambda p: p["data"]["userProfile"].update(email=["a@example.com"]),

@@ -142,7 +142,11 @@ def test_unknown_members_are_ignored_but_reachable() -> None:
 @pytest.mark.parametrize(
     ("change", "read", "field"),
     [
-        (lambda d: d.update(assertion=[]), lambda c: c.subject, "data.assertion"),
+        (
+            lambda d: d["assertion"].update(subject=[]),
+            lambda c: c.subject,
+            "data.assertion.subject",
+        ),
         (
             lambda d: d["assertion"]["lifetime"].update(expiration="300"),
             lambda c: c.lifetime,

@@ -44,6 +44,10 @@ def send_code(call: TelephonyHookRequest) -> TelephonyHookResponse:
         note("FAILED:late")
         return call.respond().failed(provider.name)
     channel = profile.delivery_channel or DeliveryChannel.SMS
+    if not isinstance(channel, DeliveryChannel):
+        # A channel Okta has not documented yet: no provider here can send it.
+        note("FAILED:channel")
+        return call.respond().failed(provider.name)
     template = profile.message.reveal() if profile.message is not None else None
     message = OutboundMessage(
         channel=channel,

@@ -60,6 +60,7 @@ class Decision(StrEnum):
 
 
 _DECISIONS = tuple(decision.value for decision in Decision)
+_FLOWS = {flow.value: flow for flow in RegistrationFlow}
 _FLOW_BY_PROFILE_COMMAND = {flow.profile_command: flow for flow in RegistrationFlow}
 #: Okta never lets a hook set the password; checked without regard to case, to be safe.
 _NEVER_SET = "password"
@@ -126,17 +127,12 @@ class RegistrationHookRequest(HookRequest):
     )
 
     @lazy_property
-    def flow(self) -> RegistrationFlow:
-        """Which flow the call is for. Classic Engine sends no ``requestType``; it only
-        has self-service registration."""
+    def flow(self) -> RegistrationFlow | str:
+        """Which flow the call is for (``requestType``). Classic Engine sends none; it only
+        has self-service registration. A flow Okta has not documented is the text it sent."""
         if self.request_type is None:
             return RegistrationFlow.SELF_SERVICE_REGISTRATION
-        try:
-            return RegistrationFlow(self.request_type)
-        except ValueError:
-            # A flow Okta has not documented: the allowed commands are unknown, so the call
-            # is refused (Okta then denies, as on a timeout) rather than answered blindly.
-            raise InvalidPayload(fields=("requestType",)) from None
+        return _FLOWS.get(self.request_type, self.request_type)
 
     @property
     def is_self_service_registration(self) -> bool:
@@ -173,8 +169,14 @@ class RegistrationHookRequest(HookRequest):
     @property
     def submitted(self) -> UserProfile:
         """What the form submitted, whichever the flow: the registration's profile, or the
-        progressive profile's changes (empty when Okta sent none)."""
-        found = self.profile_update if self.is_progressive_profile else self.user_profile
+        progressive profile's changes (empty when Okta sent none). In a flow Okta has not
+        documented, whichever of the two the call carries."""
+        if self.is_progressive_profile:
+            found = self.profile_update
+        else:
+            found = self.user_profile
+            if found is None and not self.is_self_service_registration:
+                found = self.profile_update
         return found if found is not None else UserProfile()
 
     @lazy_property
@@ -325,12 +327,8 @@ class RegistrationHookResponse(HookResponse):
 
 def _flow_of(request: RegistrationHookRequest) -> RegistrationFlow | None:
     """The call's flow; ``None`` for a ``requestType`` Okta does not document."""
-    if request.request_type is None:
-        return RegistrationFlow.SELF_SERVICE_REGISTRATION
-    try:
-        return RegistrationFlow(request.request_type)
-    except ValueError:
-        return None
+    flow = request.flow
+    return flow if isinstance(flow, RegistrationFlow) else None
 
 
 def _check_flow(request: RegistrationHookRequest, command_type: str, where: str) -> list[Violation]:

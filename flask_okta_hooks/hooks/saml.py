@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Self
 
 from marshmallow import fields
@@ -21,7 +22,7 @@ from marshmallow import fields
 from .. import pointer
 from ..constants import ASSERTION_PATCH, SAML_EVENT
 from ..errors import Violation
-from ..fastload import SectionLoader
+from ..fastload import Converter, SectionLoader, items
 from ..lazy import lazy_property
 from ..patching import Document
 from ..request import (
@@ -30,6 +31,7 @@ from ..request import (
     REQUEST_INFO,
     HookRequest,
     Inner,
+    Members,
     OktaSchema,
     OktaSession,
     OktaUser,
@@ -95,7 +97,7 @@ class SamlAttributeValue:
 class SamlAttributeValueSchema(OktaSchema):
     model = SamlAttributeValue
     value = fields.Raw(load_default=None, validate=_scalar_or_null)
-    attributes = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    attributes = Members(keys=fields.String(), values=fields.String(), load_default=dict)
 
 
 class _TupleList(fields.List[Any]):
@@ -105,6 +107,10 @@ class _TupleList(fields.List[Any]):
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> tuple[Any, ...]:
         return tuple(super()._deserialize(value, attr, data, **kwargs))
+
+    @cached_property
+    def quick_convert(self) -> Converter | None:
+        return items(self.inner)
 
 
 @dataclass(frozen=True)
@@ -138,12 +144,12 @@ class SamlAttributeSchema(OktaSchema):
     values = _TupleList(
         fields.Nested(SamlAttributeValueSchema), data_key="attributeValues", load_default=()
     )
-    attributes = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    attributes = Members(keys=fields.String(), values=fields.String(), load_default=dict)
 
 
 class _ClaimsSchema(OktaSchema):
     unwrap = "claims"
-    claims = fields.Dict(
+    claims = Members(
         keys=fields.String(), values=fields.Nested(SamlAttributeSchema), load_default=dict
     )
 

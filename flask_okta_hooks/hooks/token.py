@@ -29,6 +29,7 @@ from ..request import (
     REQUEST_INFO,
     HookRequest,
     Inner,
+    Members,
     OktaSchema,
     OktaSession,
     OktaUser,
@@ -178,7 +179,7 @@ class MintedTokenSchema(OktaSchema):
         data_key="token",
         load_default=None,
     )
-    scopes = fields.Dict(values=fields.Nested(ScopeSchema), load_default=dict)
+    scopes = Members(values=fields.Nested(ScopeSchema), load_default=dict)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from ..constants import (
     USER_UPDATE,
 )
 from ..errors import InvalidPayload, ResponseRuleError, Violation
-from ..fastload import SectionLoader
+from ..fastload import QuickField, SectionLoader, unsure
 from ..lazy import lazy_property
 from ..request import HookRequest, OktaSchema, OpenEnum, StringTuple, UserProfile
 from ..request import UserProfileSchema as _UserProfileSchema
@@ -125,15 +125,12 @@ class ImportJobSchema(OktaSchema):
     type = fields.String(load_default=None)
 
 
-class _AnyTuple(fields.Field[tuple[Any, ...]]):
+class _AnyTuple(QuickField[tuple[Any, ...]]):
     default_error_messages = {"invalid": "Not an array."}  # noqa: RUF012
 
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> tuple[Any, ...]:
-        if type(value) is not list:
-            raise self.make_error("invalid")
-        return tuple(value)
+    @staticmethod
+    def quick_convert(value: Any) -> Any:
+        return tuple(value) if type(value) is list else unsure()
 
 
 @dataclass(frozen=True)
