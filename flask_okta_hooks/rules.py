@@ -110,8 +110,12 @@ _TABLE: Final = (
     Rule("credential_shape", _D, 'The verdict is {"credential": ...}.', "6.2"),
     Rule("credential_value", _D, "The verdict is VERIFIED or UNVERIFIED.", "6.2"),
     Rule("verdict_missing", _P, "A password import answer carries its verdict."),
-    Rule("verdict_repeated", _P, "A password import answer carries one verdict."),
-    Rule("error_without_unverified", _P, "An error (effect undocumented) goes with UNVERIFIED."),
+    # Okta documents one verdict and that only VERIFIED accepts, but not what it does with
+    # two: in a hook that fails closed, an answer whose acceptance is ambiguous is never sent.
+    Rule("verdict_repeated", _D, "A password import answer carries one verdict.", "6.2, 12.9"),
+    # The contract: the error object's effect is unconfirmed for this type, send UNVERIFIED
+    # instead; so an error never travels with anything but UNVERIFIED.
+    Rule("error_without_unverified", _D, "An error goes only with UNVERIFIED.", "6.2"),
     # Okta fails the sign-in when the hook fails (2.7): a failure outcome must not accept.
     Rule("verified_fallback", _D, "A failure outcome never answers VERIFIED.", "2.7, 6.2"),
     # --- user import ----------------------------------------------------------------------
