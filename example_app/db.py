@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +26,7 @@ LOCK_TIMEOUT = 1.0
 def engine_options(url: str) -> dict[str, Any]:
     """Engine arguments that keep every database wait short, per backend."""
     parsed = make_url(url)
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         options["connect_args"] = {"timeout": LOCK_TIMEOUT, "check_same_thread": False}
         if parsed.database in (None, "", ":memory:"):
@@ -37,6 +37,8 @@ def engine_options(url: str) -> dict[str, Any]:
     elif parsed.get_backend_name() == "postgresql":
         millis = int(LOCK_TIMEOUT * 1000)
         options["pool_timeout"] = LOCK_TIMEOUT
+        # A connection the server dropped (a restart) is replaced before use, not failed on.
+        options["pool_pre_ping"] = True
         if parsed.get_driver_name() in ("psycopg", "psycopg2"):
             options["connect_args"] = {
                 "connect_timeout": 2,
@@ -73,6 +75,12 @@ class Database:
         """A session that commits when the block ends normally and rolls back otherwise."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection in a transaction that commits when the block ends normally."""
+        with self.engine.begin() as connection:
+            yield connection
 
     def create_tables(self) -> bool:
         """Create the missing tables; ``True`` when the database had none of ours yet."""

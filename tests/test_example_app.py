@@ -204,7 +204,7 @@ def test_a_failing_handler_is_audited_and_okta_gets_the_safe_outcome(
     def broken(*args: Any) -> None:
         raise RuntimeError("directory down")
 
-    monkeypatch.setattr("example_app.hooks.registration.registration_domain", broken)
+    monkeypatch.setattr("example_app.hooks.registration.registration_organization", broken)
 
     response = call_hook(app.test_client(), "registration", adapted(REQUEST_SAMPLE["registration"]))
 
@@ -223,7 +223,7 @@ def test_a_handler_past_the_deadline_is_audited_with_the_outcome_okta_got(
     def stalled(*args: Any) -> None:
         release.wait(5)
 
-    monkeypatch.setattr("example_app.hooks.registration.registration_domain", stalled)
+    monkeypatch.setattr("example_app.hooks.registration.registration_organization", stalled)
 
     try:
         response = call_hook(
