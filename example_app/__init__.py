@@ -16,11 +16,11 @@ from flask import Flask
 
 from . import audit, banner, cli
 from .admission import Admission
+from .audit_writer import AuditWriter
 from .db import Database
 from .events import SqlDedupeStore
 from .hook_secret import instance_secret
 from .hooks import hooks as okta_hooks
-from .models import HookCall
 from .password_check import LegacyPasswords
 from .seed import seed
 from .services import EXTENSION_KEY, Services
@@ -64,9 +64,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     telephony = settings.telephony_provider or OutboxProvider(db)
     if not isinstance(telephony, TelephonyProvider):
         raise SettingsError("TELEPHONY_PROVIDER must have a name and a send(message) method")
-    app.extensions[EXTENSION_KEY] = Services(
+    app.extensions[EXTENSION_KEY] = found = Services(
         settings=settings,
         db=db,
+        audit=AuditWriter(db),
         passwords=LegacyPasswords(
             db, Admission(settings.verify_slots), settings.password_scheme, settings.hash_costs
         ),
@@ -75,13 +76,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         secret_generated=secret_generated,
     )
 
-    def record(entry: HookCall) -> None:
-        with db.session() as session:
-            session.add(entry)
-
     # Every worker shares the database, so they share which events were taken on.
     app.config.setdefault("OKTA_HOOKS_EVENTS_DEDUPE", SqlDedupeStore(db))
-    audit.install(app, record)
+    audit.install(app, found.audit.submit)
     app.register_blueprint(okta_hooks)
     cli.register(app)
     banner.show_when_serving(app)

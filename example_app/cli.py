@@ -88,7 +88,9 @@ def add_user_command(
 @click.option("--limit", default=20, show_default=True, help="How many calls to show.")
 def audit_command(limit: int) -> None:
     """Show the most recent hook calls (type, eventId, outcome, status, latency)."""
-    with services().db.session() as session:
+    found = services()
+    found.audit.flush()  # rows this process recorded (none in a fresh process)
+    with found.db.session() as session:
         calls = session.scalars(select(HookCall).order_by(HookCall.id.desc()).limit(limit)).all()
     for call in reversed(calls):
         click.echo(

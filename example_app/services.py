@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from .audit_writer import AuditWriter
 from .db import Database
 from .password_check import LegacyPasswords
 from .settings import Settings
@@ -18,6 +19,8 @@ EXTENSION_KEY = "example_app"
 class Services:
     settings: Settings
     db: Database
+    audit: AuditWriter
+    """Writes the audit rows of this process."""
     passwords: LegacyPasswords
     telephony: TelephonyProvider
     database_created: bool = False

@@ -84,5 +84,8 @@ def legacy_user(app: Flask, login: str) -> LegacyUser:
 
 
 def audit_rows(app: Flask) -> list[HookCall]:
+    """The audit as written, once the writer has written what was queued."""
+    with app.app_context():
+        assert services().audit.flush(timeout=10)
     with app.app_context(), services().db.session() as session:
         return list(session.scalars(select(HookCall).order_by(HookCall.id)))
