@@ -82,9 +82,13 @@ class Database:
         with self.engine.begin() as connection:
             yield connection
 
+    def has_tables(self) -> bool:
+        """Whether the schema was created (``init-db``)."""
+        return inspect(self.engine).has_table("hook_calls")
+
     def create_tables(self) -> bool:
         """Create the missing tables; ``True`` when the database had none of ours yet."""
-        fresh = not inspect(self.engine).has_table("legacy_users")
+        fresh = not self.has_tables()
         try:
             Base.metadata.create_all(self.engine)
         except OperationalError:

@@ -23,8 +23,6 @@ class Services:
     """Writes the audit rows of this process."""
     passwords: LegacyPasswords
     telephony: TelephonyProvider
-    database_created: bool = False
-    """Whether this start created (and seeded) the database."""
     secret_generated: bool | None = None
     """Whether the hook secret was generated now (``None``: it is configured)."""
 
