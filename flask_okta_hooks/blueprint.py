@@ -34,7 +34,7 @@ from .config import (
     require_header_secret,
 )
 from .deadline import Clock
-from .endpoint import Endpoint, HandlerResult, OnFailure
+from .endpoint import AsyncHandler, Endpoint, Handler, OnFailure, Register, SyncHandler
 from .errors import HookRequestError, MethodNotAllowed
 from .failure import FailurePolicy, Outcome
 from .hook_types import PASSWORD_IMPORT, REGISTRATION, SAML, TELEPHONY, TOKEN, USER_IMPORT, HookType
@@ -65,9 +65,10 @@ class _BoundDecorator(Generic[Req, Resp]):
         self._hook_type = hook_type
 
     @overload
-    def __call__(
-        self, handler: Callable[[Req], Resp | Mapping[str, Any] | None], /
-    ) -> Callable[[Req], Resp | Mapping[str, Any] | None]: ...
+    def __call__(self, handler: SyncHandler[Req, Resp], /) -> SyncHandler[Req, Resp]: ...
+
+    @overload
+    def __call__(self, handler: AsyncHandler[Req, Resp], /) -> AsyncHandler[Req, Resp]: ...
 
     @overload
     def __call__(
@@ -76,10 +77,7 @@ class _BoundDecorator(Generic[Req, Resp]):
         /,
         *,
         on_failure: str | Callable[[Req], Resp | Mapping[str, Any] | None] | None = None,
-    ) -> Callable[
-        [Callable[[Req], Resp | Mapping[str, Any] | None]],
-        Callable[[Req], Resp | Mapping[str, Any] | None],
-    ]: ...
+    ) -> Register[Req, Resp]: ...
 
     def __call__(self, arg: Any = None, /, *, on_failure: OnFailure = None) -> Any:
         if callable(arg):
@@ -164,7 +162,7 @@ class OktaHooks(Blueprint):
     def mount(
         self,
         hook_type: HookType,
-        handler: Callable[[Any], HandlerResult],
+        handler: Handler,
         path: str | None = None,
         *,
         on_failure: OnFailure = None,
@@ -204,7 +202,9 @@ class OktaHooks(Blueprint):
         caches[self.config_prefix] = SettingsCache(self.config_prefix, settings, app.config)
         runners = app.extensions.setdefault(RUNNERS_KEY, {})
         if self.config_prefix not in runners:
-            runners[self.config_prefix] = HandlerRunner(settings.workers, self.clock)
+            runners[self.config_prefix] = HandlerRunner(
+                settings.workers, self.clock, self.config_prefix + "WORKERS"
+            )
         oauth.install(app, self.config_prefix)
         redaction.install()
         super().register(app, options)

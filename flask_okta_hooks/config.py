@@ -393,9 +393,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WORKERS",
-        8,
-        "Worker threads that run handlers under the deadline, per app; read when the "
-        "blueprint is registered. When all are busy a call gets its failure outcome at once.",
+        32,
+        "Worker threads that run handlers under the deadline, per app and process (started "
+        "as needed); read when the blueprint is registered. Give at least the server's "
+        "request threads per process (gunicorn --threads), so that calls wait for a worker "
+        "only while handlers past their deadline hold some. A call finding all busy waits "
+        "in line while half its deadline is left, then gets its failure outcome; when "
+        "handlers past their deadline hold all, at once.",
         _int_between(1, 1024),
     ),
     Setting(

@@ -113,7 +113,7 @@ class Failure:
         return self.reason.value if self.detail is None else f"{self.reason}:{self.detail}"
 
     @classmethod
-    def of(cls, exc: Exception) -> Failure:
+    def of(cls, exc: BaseException) -> Failure:
         """Classify an exception raised by a handler or by the checks of its result."""
         if isinstance(exc, ResponseRuleError):
             rules = tuple(dict.fromkeys(exc.rules))

@@ -175,3 +175,111 @@ def test_a_real_fork_starts_fresh_workers() -> None:
     _, status = os.waitpid(pid, 0)
 
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+# --- waiting in line for a worker ---------------------------------------------------------------
+
+
+def hold(pool: WorkerPool, release: threading.Event) -> Job:
+    """A job that keeps one worker until ``release``."""
+    job = Job(lambda: release.wait(5))
+    assert pool.submit(job)
+    return job
+
+
+def line_up(pool: WorkerPool, release: threading.Event, wait: float) -> tuple[Job, Job, list[str]]:
+    """The job holding the pool's one worker, a job in line behind it for ``wait``
+    seconds, and the list that job appends to if it ever runs."""
+    holder = hold(pool, release)
+    ran: list[str] = []
+    job = Job(lambda: ran.append("late"))
+    assert pool.submit(job, wait=wait)
+    return holder, job, ran
+
+
+def test_a_job_that_finds_every_worker_busy_waits_in_line_and_runs(
+    release: threading.Event,
+) -> None:
+    pool = WorkerPool(1)
+    hold(pool, release)
+    job = Job(lambda: threading.current_thread().name)
+
+    assert pool.submit(job, wait=2.0)
+    assert job.queued
+    assert pool.waiting == 1
+    threading.Timer(0.05, release.set).start()
+
+    assert pool.wait_start(job)
+    assert pool.wait(job, 1.0)
+    assert job.result.startswith("okta-hooks-worker-")
+    assert pool.waiting == 0
+
+
+def test_a_job_that_cannot_start_in_time_is_withdrawn_and_never_runs(
+    release: threading.Event,
+) -> None:
+    pool = WorkerPool(1)
+    holder, job, ran = line_up(pool, release, wait=0.2)
+
+    started = time.perf_counter()
+    assert not pool.wait_start(job)
+    took = time.perf_counter() - started
+    release.set()
+    assert pool.wait(holder, 1.0)
+    time.sleep(0.05)
+
+    assert 0.18 <= took < 0.6
+    assert ran == []
+    assert pool.waiting == 0
+    assert pool.busy == 0
+
+
+def test_a_worker_drops_a_job_found_in_line_past_its_start_time(
+    release: threading.Event,
+) -> None:
+    # The waiter was slow to wake (a loaded machine): the worker must not start it late.
+    pool = WorkerPool(1)
+    holder, job, ran = line_up(pool, release, wait=0.01)
+    time.sleep(0.05)
+    release.set()
+    assert pool.wait(holder, 1.0)
+    time.sleep(0.05)
+
+    assert ran == []
+    assert not job.queued
+    assert not pool.wait_start(job)
+    assert pool.busy == 0
+
+
+def test_jobs_in_line_start_first_come_first_served(release: threading.Event) -> None:
+    pool = WorkerPool(1)
+    hold(pool, release)
+    order: list[int] = []
+    jobs = [Job(lambda number=number: order.append(number)) for number in range(6)]
+    for job in jobs:
+        assert pool.submit(job, wait=5.0)
+    release.set()
+
+    assert all(pool.wait_start(job) and pool.wait(job, 2.0) for job in jobs)
+    assert order == list(range(6))
+
+
+def test_when_abandoned_jobs_hold_every_worker_nothing_waits(release: threading.Event) -> None:
+    pool = WorkerPool(2)
+    first, second = hold(pool, release), hold(pool, release)
+    assert pool.abandon(first)
+
+    queued = Job(lambda: None)
+    assert pool.submit(queued, wait=5.0)  # one worker may still come back in time
+    assert pool.abandon(second)
+    assert pool.abandoned == 2
+
+    started = time.perf_counter()
+    assert not pool.submit(Job(lambda: None), wait=5.0)
+    assert time.perf_counter() - started < 0.05
+    release.set()
+    assert pool.wait_start(queued)
+    assert pool.wait(queued, 1.0)
+    assert pool.wait(first, 1.0)
+    assert pool.wait(second, 1.0)
+    assert pool.abandoned == 0

@@ -561,5 +561,5 @@ def test_the_deadline_defaults_to_two_seconds() -> None:
     app = build_app(OktaHooks())
 
     assert app.config["OKTA_HOOKS_DEADLINE"] == 2.0
-    assert app.config["OKTA_HOOKS_WORKERS"] == 8
+    assert app.config["OKTA_HOOKS_WORKERS"] == 32
     assert app.config["OKTA_HOOKS_INLINE_UNDER"] == 0.02
