@@ -59,7 +59,7 @@ P99_LIMIT_MS = 500.0
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 _CALL_LINE = re.compile(
-    r"okta hook call: hook=(\S+) event_id=\S+ outcome=(\S+) status=\d+ reason=(\S+)"
+    r"okta hook call: hook=(\S+) event_id=\S+ outcome=(\S+) status=(\d+) reason=(\S+)"
 )
 _LOST_LINE = re.compile(r"hook audit rows lost: rows=(\d+)")
 
@@ -125,9 +125,9 @@ def wait_until_serving(server: subprocess.Popen[bytes], port: int) -> None:
         if server.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {server.returncode}")
         try:
-            urllib.request.urlopen(f"http://{HOST}:{port}{PREFIX}/token", timeout=1)
+            urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=1)
         except urllib.error.HTTPError:
-            return  # 405: the hooks are served
+            return  # 404: a worker answers
         except OSError:
             time.sleep(0.2)
     raise RuntimeError("gunicorn did not serve in time")
@@ -221,6 +221,10 @@ def one_run(kind: str, args: argparse.Namespace, extra_env: dict[str, str]) -> R
                     )
                 finally:
                     stop(server)
+            if args.keep_logs:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                kept = args.keep_logs / f"{kind}-{time.strftime('%H%M%S')}.log"
+                kept.write_bytes(log.read_bytes())
             lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
             logged: Counter[str] = Counter()
             fallbacks: Counter[str] = Counter()
@@ -275,6 +279,7 @@ def main() -> int:
         default="postgresql+psycopg://postgres@127.0.0.1:5432",
         help="server URL without a database; each run creates and drops its own",
     )
+    parser.add_argument("--keep-logs", type=Path, help="folder to copy gunicorn's log to")
     parser.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="extra server setting"
     )

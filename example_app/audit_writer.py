@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 #: Rows written in one statement at most.
 BATCH: Final = 500
+#: How long the writer lets rows gather before a write: fewer, larger transactions
+#: leave SQLite's one write lock free for the writes a call waits on.
+GATHER: Final = 0.1
 #: Rows waiting at most; beyond that a row is counted as lost (a database down for long).
 QUEUE_LIMIT: Final = 100_000
 #: Tries of one batch, and the pause before the first retry (doubled each time).
@@ -90,7 +93,8 @@ class AuditWriter:
                 return
             self._rows.append(row)
             self._start_in_this_process()
-            self._changed.notify_all()
+            if len(self._rows) == 1:
+                self._changed.notify_all()
 
     def flush(self, timeout: float = EXIT_TIMEOUT) -> bool:
         """Wait until every row queued so far is written or given up on; ``False`` on timeout."""
@@ -135,8 +139,14 @@ class AuditWriter:
                     if self._thread is threading.current_thread():
                         self._thread = None
                     return
+                closing = self._closing
+            if not closing:
+                time.sleep(GATHER)
+            with self._changed:
                 count = min(len(self._rows), BATCH)
                 batch = [self._rows.popleft() for _ in range(count)]
+            if not batch:  # close() gave the rows up meanwhile
+                continue
             written = self._write_with_retries(batch)
             with self._changed:
                 if written:

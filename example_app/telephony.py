@@ -13,6 +13,8 @@ codes for the user: a provider must bound its own network waits well under a sec
 
 from __future__ import annotations
 
+import itertools
+import logging
 import math
 import re
 import time
@@ -28,6 +30,8 @@ from flask_okta_hooks import DeliveryChannel, DeliveryStatus
 
 from .db import LOCK_TIMEOUT, Database
 from .models import OutboxMessage, utcnow
+
+logger = logging.getLogger(__name__)
 
 #: Pause before the first retry of a failed outbox write (doubled each time).
 RETRY_PAUSE = 0.02
@@ -103,7 +107,7 @@ class OutboxProvider:
             "created_at": utcnow(),
         }
         pause = RETRY_PAUSE
-        while True:
+        for attempt in itertools.count(1):
             try:
                 with self._db.connect() as connection:
                     connection.execute(insert(OutboxMessage), row)
@@ -111,7 +115,9 @@ class OutboxProvider:
             except Exception as exc:
                 # One more attempt may wait out the lock timeout: only if it ends in time.
                 if self._clock() + pause + ATTEMPT_BUDGET > message.answer_by:
-                    raise ProviderError(f"outbox unavailable ({type(exc).__name__})") from None
+                    error = type(exc).__name__
+                    logger.warning("outbox write failed: attempts=%d error=%s", attempt, error)
+                    raise ProviderError(f"outbox unavailable ({error})") from None
                 time.sleep(pause)
                 pause *= 2
         millis = round((self._clock() - started) * 1000)
