@@ -182,5 +182,5 @@ class AuditWriter:
         logger.error("hook audit rows lost: rows=%d reason=%s lost_total=%d", count, why, self.lost)
 
     def _insert(self, batch: Sequence[Row]) -> None:
-        with self._db.connect() as connection:
-            connection.execute(insert(HookCall), list(batch))
+        # One multi-row INSERT: one statement, one short transaction.
+        self._db.write(insert(HookCall).values(list(batch)))

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.expression import Executable
 
 from .models import Base
 
@@ -69,6 +70,7 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -81,6 +83,16 @@ class Database:
         """A Core connection in a transaction that commits when the block ends normally."""
         with self.engine.begin() as connection:
             yield connection
+
+    def write(self, statement: Executable, parameters: dict[str, Any] | None = None) -> None:
+        """Run one writing statement as a transaction of its own.
+
+        SQLite then holds its single write lock only while the statement runs, inside
+        one call into SQLite with the GIL released, instead of from an ``INSERT`` to a
+        ``COMMIT`` that a busy process may take a while to get the GIL back for.
+        """
+        with self._autocommit.connect() as connection:
+            connection.execute(statement, parameters)
 
     def has_tables(self) -> bool:
         """Whether the schema was created (``init-db``)."""

@@ -10,6 +10,7 @@ use the ORM session.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -169,8 +170,8 @@ def link_okta_user(db: Database, account: Account, okta_user_id: str | None) -> 
     """Record once which Okta user the account became, so later imports can link to it.
 
     A no-op (no query) once the account has its Okta user, so only a first sign-in
-    writes. Conditional on the column still being empty and the id being unused, in a
-    transaction of its own, so a concurrent call that won the race changes nothing.
+    writes. One conditional statement (the column still empty, the id unused), so a
+    concurrent call that won the race changes nothing.
     """
     if not okta_user_id or account.okta_user_id is not None:
         return
@@ -183,12 +184,9 @@ def link_okta_user(db: Database, account: Account, okta_user_id: str | None) -> 
         )
         .values(okta_user_id=okta_user_id)
     )
-    try:
-        with db.connect() as connection:
-            connection.execute(statement)
-    except IntegrityError:
-        # Another worker gave the id to another account a moment ago: theirs stands.
-        pass
+    # Another worker may have given the id to another account a moment ago: theirs stands.
+    with contextlib.suppress(IntegrityError):
+        db.write(statement)
 
 
 def token_lifetimes(connection: Connection, client_id: str | None) -> tuple[int | None, int | None]:

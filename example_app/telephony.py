@@ -109,8 +109,7 @@ class OutboxProvider:
         pause = RETRY_PAUSE
         for attempt in itertools.count(1):
             try:
-                with self._db.connect() as connection:
-                    connection.execute(insert(OutboxMessage), row)
+                self._db.write(insert(OutboxMessage), row)
                 break
             except Exception as exc:
                 # One more attempt may wait out the lock timeout: only if it ends in time.

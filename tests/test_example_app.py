@@ -22,11 +22,12 @@ from example_app.cli import prepare_for_development
 from example_app.hook_secret import SECRET_FILE
 from example_app.models import LegacyUser, Role
 from example_app.services import services
-from example_app.settings import SettingsError
+from example_app.settings import OPTIONS, SettingsError
 
 from .conftest import REQUEST_SAMPLE
 from .example_support import FAST_CONFIG, ISAAC, adapted, audit_rows, call_hook, make_app
 
+ROOT = Path(__file__).resolve().parents[1]
 HOOK_PATHS = ["token", "saml", "registration", "password-import", "user-import", "telephony"]
 
 
@@ -378,7 +379,7 @@ def test_the_banner_shows_every_hook_url_and_where_the_secret_is_not_the_secret(
 def test_the_banner_gives_the_flask_command_the_readme_gives(tmp_path: Path) -> None:
     text = render(first_run(tmp_path), "http://127.0.0.1:5000")
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     flask = flask_command()
     commands = [line[line.index(flask) :] for line in text.splitlines() if flask in line]
     assert len(commands) == 2
@@ -398,7 +399,7 @@ def test_the_development_server_refuses_a_taken_port_before_its_banner(tmp_path:
             text=True,
             timeout=60,
             env={**os.environ, "FLASK_INSTANCE_PATH": str(tmp_path / "instance")},
-            cwd=Path(__file__).resolve().parents[1],
+            cwd=ROOT,
         )
 
     assert result.returncode == 1
@@ -430,3 +431,26 @@ def test_the_banner_hides_database_passwords(tmp_path: Path) -> None:
 
     assert "hunter2" not in text
     assert "postgresql://hooks:***@db.internal/hooks" in text
+
+
+# --- README ---------------------------------------------------------------------------------
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+
+    for option in OPTIONS:
+        name = option.key if option.key == "TELEPHONY_PROVIDER" else f"FLASK_{option.key}"
+        assert f"`{name}`" in readme, name
+
+
+def test_make_run_takes_the_port() -> None:
+    result = subprocess.run(
+        ["make", "-n", "run", "PORT=5050", "--always-make"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+
+    assert "-m example_app --host 127.0.0.1 --port 5050" in result.stdout
