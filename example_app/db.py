@@ -80,8 +80,12 @@ class Database:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A Core connection in a transaction that commits when the block ends normally."""
-        with self.engine.begin() as connection:
+        """A Core connection for reads, each statement its own transaction.
+
+        No ``BEGIN`` and ``COMMIT`` around a few ``SELECT``s: on PostgreSQL that is two
+        round trips fewer per call.
+        """
+        with self._autocommit.connect() as connection:
             yield connection
 
     def write(self, statement: Executable, parameters: dict[str, Any] | None = None) -> None:

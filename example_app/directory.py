@@ -3,7 +3,7 @@
 The hooks Okta calls on every sign-in (token, SAML) and on every sign-up or import
 (registration, user import) read with plain SQLAlchemy Core queries on one connection:
 one round trip per question, rows into small frozen records, no ORM session to build and
-tear down. That keeps their cost near a millisecond of CPU, which matters at Okta's 75
+tear down. That keeps their cost well under a millisecond of CPU, which matters at Okta's 75
 concurrent calls. The password import and the event hook, which do more per call anyway,
 use the ORM session.
 """
