@@ -62,8 +62,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging()
     url = settings.database_url or _default_database_url(app)
     db = Database(url)
-    if not db.has_tables():
-        logger.warning("the database has no tables yet: run 'flask --app example_app init-db' once")
 
     telephony = settings.telephony_provider or OutboxProvider(db)
     if not isinstance(telephony, TelephonyProvider):
@@ -85,6 +83,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(okta_hooks)
     cli.register(app)
     banner.show_when_serving(app)
+    if not db.has_tables():
+        logger.warning(
+            "the database has no tables yet: run 'flask --app example_app init-db' before "
+            "serving (the development server creates them itself)"
+        )
     return app
 
 

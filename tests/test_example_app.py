@@ -44,11 +44,14 @@ def count(app: Flask, model: type[Any]) -> int:
 # --- first run ------------------------------------------------------------------------------
 
 
-def test_starting_the_app_changes_no_database(tmp_path: Path) -> None:
+def test_starting_the_app_changes_no_database_and_says_init_db_is_missing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     app = first_run(tmp_path)
 
     with app.app_context():
         assert not services().db.has_tables()
+    assert "run 'flask --app example_app init-db' before serving" in caplog.text
 
 
 def test_init_db_creates_the_schema_without_data_and_is_idempotent(tmp_path: Path) -> None:
