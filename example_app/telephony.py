@@ -19,7 +19,6 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -90,12 +89,11 @@ class OutboxProvider:
 
     name = "OUTBOX"
 
-    def __init__(self, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._clock = clock
 
     def send(self, message: OutboundMessage) -> Delivery:
-        started = self._clock()
+        started = time.monotonic()
         transaction_id = uuid.uuid4().hex
         row = {
             "transaction_id": transaction_id,
@@ -113,13 +111,13 @@ class OutboxProvider:
                 break
             except Exception as exc:
                 # One more attempt may wait out the lock timeout: only if it ends in time.
-                if self._clock() + pause + ATTEMPT_BUDGET > message.answer_by:
+                if time.monotonic() + pause + ATTEMPT_BUDGET > message.answer_by:
                     error = type(exc).__name__
                     logger.warning("outbox write failed: attempts=%d error=%s", attempt, error)
                     raise ProviderError(f"outbox unavailable ({error})") from None
                 time.sleep(pause)
                 pause *= 2
-        millis = round((self._clock() - started) * 1000)
+        millis = round((time.monotonic() - started) * 1000)
         return Delivery(
             DeliveryStatus.SUCCESSFUL, self.name, transaction_id, f"Duration={millis}ms"
         )
