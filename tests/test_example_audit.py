@@ -7,7 +7,12 @@ EXCLUSIVE`` open for longer than the database's busy timeout.
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import logging
+import os
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +30,7 @@ from example_app.models import OutboxMessage
 from example_app.services import services
 from flask_okta_hooks.testing import telephony_request, token_request
 
+from .conftest import SECRET
 from .example_support import ISAAC, audit_rows, call_hook, make_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,3 +148,61 @@ def test_the_outbox_gives_up_in_time_for_okta_to_send_the_code_itself(tmp_path: 
     assert audit_rows(app)[-1].outcome == "FAILED:provider_error"
     with app.app_context():
         assert outbox_count(services().db) == 0
+
+
+def test_gunicorn_workers_write_out_their_queue_when_stopped(tmp_path: Path) -> None:
+    database = tmp_path / "example.sqlite3"
+    env = {
+        **os.environ,
+        "FLASK_INSTANCE_PATH": str(tmp_path / "instance"),
+        "FLASK_DATABASE_URL": f"sqlite:///{database}",
+        "FLASK_OKTA_HOOKS_SECRETS": json.dumps([SECRET]),
+    }
+    flask = [sys.executable, "-m", "flask", "--app", "example_app"]
+    for command in ("init-db", "seed"):
+        subprocess.run([*flask, command], env=env, cwd=ROOT, check=True, capture_output=True)  # noqa: S603
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "example_app:create_app()",
+        ],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for _ in range(100):  # until a worker answers
+            try:
+                connection.request("GET", "/")
+                connection.getresponse().read()
+                break
+            except OSError:
+                connection.close()
+                time.sleep(0.1)
+        body = json.dumps(token_request(login=ISAAC))
+        headers = {"Authorization": SECRET, "Content-Type": "application/json"}
+        for _ in range(50):
+            connection.request("POST", "/okta/hooks/token", body, headers)
+            assert connection.getresponse().read()
+        connection.close()
+    finally:
+        server.send_signal(signal.SIGTERM)  # at once: the last rows are still queued
+        server.wait(30)
+
+    with sqlite3.connect(database) as stored:
+        (count,) = stored.execute("SELECT count(*) FROM hook_calls").fetchone()
+    assert count == 50
