@@ -1,5 +1,6 @@
 # Two commands on a fresh machine with python3 and make:
-#   make run    start example_app (creates .venv and installs from this repository)
+#   make run    start example_app on 127.0.0.1:5000 (creates .venv and installs from this
+#               repository); another port: make run PORT=5050
 #   make test   lint, type-check and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -17,8 +18,11 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
 run: $(STAMP)
-	$(BIN)/python -m example_app
+	$(BIN)/python -m example_app --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check flask_okta_hooks example_app tests benchmarks

@@ -109,15 +109,18 @@ def run_wrk(
     accept: str = "return true",
     threads: int = 2,
     timeout: str = "10s",
+    paths: list[str] | None = None,
 ) -> WrkResult:
     """POST ``bodies`` in turn to ``url``; ``accept`` is the Lua body of
-    ``accept(status, body)``, which says whether one answer is the expected one."""
+    ``accept(status, body)``, which says whether one answer is the expected one.
+    ``paths``, one per body, sends each body to its own path on ``url``'s server."""
     if shutil.which("wrk") is None:
         raise SystemExit(INSTALL_HINT)
     header_lines = "\n".join(
         f"  headers[ {lua_string(name)} ] = {lua_string(value)}" for name, value in headers.items()
     )
     body_list = ",\n".join(f"    {lua_string(body.decode('latin-1'))}" for body in bodies)
+    path_list = ",\n".join(f"    {lua_string(path)}" for path in paths or [])
     script = f"""
 function accept(status, body)
   {accept}
@@ -132,8 +135,11 @@ function init(args)
   local bodies = {{
 {body_list}
   }}
-  for _, body in ipairs(bodies) do
-    table.insert(prepared, wrk.format("POST", nil, headers, body))
+  local paths = {{
+{path_list}
+  }}
+  for i, body in ipairs(bodies) do
+    table.insert(prepared, wrk.format("POST", paths[i], headers, body))
   end
 end
 

@@ -68,13 +68,12 @@ def prepare(folder: Path) -> dict[str, str]:
         "FLASK_OKTA_HOOKS_SECRETS": json.dumps([SECRET]),
         "FLASK_PASSWORD_BCRYPT_ROUNDS": "12",
     }
+    flask = [sys.executable, "-m", "flask", "--app", "example_app"]
+    for command in ("init-db", "seed"):
+        subprocess.run([*flask, command], env=env, check=True, capture_output=True, timeout=60)
     subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "example_app",
+            *flask,
             "add-user",
             LOGIN,
             "--password",

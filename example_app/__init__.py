@@ -1,12 +1,14 @@
 """Example Corp's Okta hook service: moving users off a legacy directory into Okta.
 
-Run it with ``flask --app example_app run`` or ``python -m example_app``; it starts on a
-SQLite database in the instance folder, seeded with demo data, and prints the hook URLs
-and the secret to configure in Okta.
+For development, ``python -m example_app`` (or ``flask --app example_app run``) creates
+a SQLite database in the instance folder with demo data and prints the hook URLs and
+where the secret to configure in Okta is kept. In production the schema is created once
+with ``flask --app example_app init-db``, and demo data is never added.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,18 +18,20 @@ from flask import Flask
 
 from . import audit, banner, cli
 from .admission import Admission
+from .audit_writer import AuditWriter
 from .db import Database
 from .events import SqlDedupeStore
 from .hook_secret import instance_secret
 from .hooks import hooks as okta_hooks
-from .models import HookCall
+from .logs import configure_logging
 from .password_check import LegacyPasswords
-from .seed import seed
 from .services import EXTENSION_KEY, Services
 from .settings import SettingsError, load_settings
 from .telephony import OutboxProvider, TelephonyProvider
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
 
 DATABASE_FILE = "example_app.sqlite3"
 
@@ -55,36 +59,35 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _configure_deadline(app, settings.hook_deadline)
     secret_generated = _configure_secret(app)
 
+    configure_logging()
     url = settings.database_url or _default_database_url(app)
     db = Database(url)
-    fresh = db.create_tables()
-    if fresh and settings.seed_on_first_run:
-        seed(db)
 
     telephony = settings.telephony_provider or OutboxProvider(db)
     if not isinstance(telephony, TelephonyProvider):
         raise SettingsError("TELEPHONY_PROVIDER must have a name and a send(message) method")
-    app.extensions[EXTENSION_KEY] = Services(
+    app.extensions[EXTENSION_KEY] = found = Services(
         settings=settings,
         db=db,
+        audit=AuditWriter(db),
         passwords=LegacyPasswords(
             db, Admission(settings.verify_slots), settings.password_scheme, settings.hash_costs
         ),
         telephony=telephony,
-        database_created=fresh,
         secret_generated=secret_generated,
     )
 
-    def record(entry: HookCall) -> None:
-        with db.session() as session:
-            session.add(entry)
-
     # Every worker shares the database, so they share which events were taken on.
     app.config.setdefault("OKTA_HOOKS_EVENTS_DEDUPE", SqlDedupeStore(db))
-    audit.install(app, record)
+    audit.install(app, found.audit.submit)
     app.register_blueprint(okta_hooks)
     cli.register(app)
     banner.show_when_serving(app)
+    if not db.has_tables():
+        logger.warning(
+            "the database has no tables yet: run 'flask --app example_app init-db' before "
+            "serving (the development server creates them itself)"
+        )
     return app
 
 

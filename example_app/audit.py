@@ -1,8 +1,10 @@
 """The audit of hook calls: hook type, Okta's eventId, outcome, status and latency.
 
-A row is written for every call to a hook endpoint once the library has answered it (its
-``hook_responded`` signal), with the library's own status and latency, so the audit holds
-what Okta was really sent. The outcome is
+A row is recorded for every call to a hook endpoint once the library has answered it
+(its ``hook_responded`` signal), with the library's own status and latency, so the audit
+holds what Okta was really sent. Recording only queues the row: the process's
+:class:`~example_app.audit_writer.AuditWriter` writes it moments later, off the call's
+path. The outcome is
 
 * what the handler decided, as it stated with :func:`note` (a short code such as
   ``VERIFIED`` or ``denied:email_domain``);
@@ -29,7 +31,7 @@ from flask import Flask, has_request_context, request
 from flask_okta_hooks import Reason
 from flask_okta_hooks.signals import hook_failed, hook_responded
 
-from .models import HookCall
+from .models import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +74,9 @@ def audited(handler: F) -> F:
 
 
 class Audit:
-    """Writes one :class:`~example_app.models.HookCall` per answered call of one app."""
+    """Records one :class:`~example_app.models.HookCall` row per answered call of one app."""
 
-    def __init__(self, record: Callable[[HookCall], None]) -> None:
+    def __init__(self, record: Callable[[dict[str, Any]], None]) -> None:
         self._record = record
 
     def failed(self, sender: Flask, *, reason: str | None = None, **details: Any) -> None:
@@ -91,23 +93,25 @@ class Audit:
         latency: float,
         **details: Any,
     ) -> None:
-        """``hook_responded``: write the call's row (never failing the call)."""
-        entry = HookCall(
-            hook=hook_type[:32],
-            event_id=_clean(event_id) if isinstance(event_id, str) else None,
-            outcome=_outcome(request.environ, status)[:64],
-            status=status,
-            latency_ms=round(latency * 1000, 2),
-        )
+        """``hook_responded``: record the call's row (never failing the call)."""
+        row = {
+            "hook": hook_type[:32],
+            "event_id": _clean(event_id) if isinstance(event_id, str) else None,
+            "outcome": _outcome(request.environ, status)[:64],
+            "status": status,
+            "latency_ms": round(latency * 1000, 2),
+            "created_at": utcnow(),
+        }
         try:
-            self._record(entry)
+            self._record(row)
         except Exception as exc:
             # The audit must never cost Okta its answer.
-            logger.warning("hook audit not written: error=%s", type(exc).__name__)
+            logger.error("hook audit row not recorded: error=%s", type(exc).__name__)
 
 
-def install(app: Flask, record: Callable[[HookCall], None]) -> Audit:
-    """Record every answered call to ``app``'s hook endpoints with ``record``."""
+def install(app: Flask, record: Callable[[dict[str, Any]], None]) -> Audit:
+    """Record every answered call to ``app``'s hook endpoints with ``record``, which
+    gets the row's columns (``hook_calls``) and must return at once."""
     audit = Audit(record)
     # The signals hold receivers weakly: the app keeps its audit, which goes with it.
     app.extensions[EXTENSION_KEY] = audit

@@ -1,4 +1,5 @@
-"""``flask --app example_app ...`` commands: seed the directory, add accounts, read the audit."""
+"""``flask --app example_app ...`` commands: create the schema, add demo data or accounts,
+read the audit."""
 
 from __future__ import annotations
 
@@ -6,20 +7,45 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from .models import HookCall
 from .passwords import Scheme, UnusablePassword, hash_password
 from .seed import add_user, seed
 from .services import services
 
+DEVELOPMENT_ONLY = "development only: never seed a production database"
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Create the tables that are missing; adds no data (safe to repeat)."""
+    db = services().db
+    created = db.create_tables()
+    where = make_url(db.url).render_as_string(hide_password=True)
+    click.echo(f"Tables created in {where}." if created else f"Tables present in {where}.")
+
 
 @click.command("seed")
 @with_appcontext
 def seed_command() -> None:
-    """Create the tables and add the demo data that is missing (safe to repeat)."""
+    """Add Example Corp's demo accounts, roles and domains (development only; safe to repeat)."""
     db = services().db
     db.create_tables()
-    click.echo("Demo data added." if seed(db) else "Demo data already present.")
+    added = seed(db)
+    click.echo(f"Demo data {'added' if added else 'already present'} ({DEVELOPMENT_ONLY}).")
+
+
+def prepare_for_development(app: Flask) -> str:
+    """Create the schema and demo data for the development server; says what it did."""
+    with app.app_context():
+        db = services().db
+        created = db.create_tables()
+        added = seed(db)
+    if created:
+        return "schema created and demo data added now"
+    return "demo data added now" if added else "demo data present"
 
 
 @click.command("add-user")
@@ -88,15 +114,20 @@ def add_user_command(
 @click.option("--limit", default=20, show_default=True, help="How many calls to show.")
 def audit_command(limit: int) -> None:
     """Show the most recent hook calls (type, eventId, outcome, status, latency)."""
-    with services().db.session() as session:
+    found = services()
+    found.audit.flush()  # rows this process recorded (none in a fresh process)
+    with found.db.session() as session:
         calls = session.scalars(select(HookCall).order_by(HookCall.id.desc()).limit(limit)).all()
+    click.echo(
+        f"{'time (UTC)':<19}  {'hook':<16} {'status'}  {'outcome':<28} {'latency':>11}  eventId"
+    )
     for call in reversed(calls):
         click.echo(
-            f"{call.created_at:%Y-%m-%d %H:%M:%S}  {call.hook:<16} {call.status}  "
+            f"{call.created_at:%Y-%m-%d %H:%M:%S}  {call.hook:<16} {call.status:<6}  "
             f"{call.outcome:<28} {call.latency_ms:8.1f} ms  {call.event_id or '-'}"
         )
 
 
 def register(app: Flask) -> None:
-    for command in (seed_command, add_user_command, audit_command):
+    for command in (init_db_command, seed_command, add_user_command, audit_command):
         app.cli.add_command(command)

@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.expression import Executable
 
 from .models import Base
 
@@ -26,7 +27,7 @@ LOCK_TIMEOUT = 1.0
 def engine_options(url: str) -> dict[str, Any]:
     """Engine arguments that keep every database wait short, per backend."""
     parsed = make_url(url)
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         options["connect_args"] = {"timeout": LOCK_TIMEOUT, "check_same_thread": False}
         if parsed.database in (None, "", ":memory:"):
@@ -37,6 +38,13 @@ def engine_options(url: str) -> dict[str, Any]:
     elif parsed.get_backend_name() == "postgresql":
         millis = int(LOCK_TIMEOUT * 1000)
         options["pool_timeout"] = LOCK_TIMEOUT
+        # A connection the server dropped (a restart) is replaced before use, not failed on.
+        options["pool_pre_ping"] = True
+        # Connections beyond pool_size are closed when returned, and opening one costs
+        # more than a call's queries: keep enough open for a busy worker's threads
+        # (4 workers x 20 stay within PostgreSQL's default 100 connections).
+        options["pool_size"] = 12
+        options["max_overflow"] = 8
         if parsed.get_driver_name() in ("psycopg", "psycopg2"):
             options["connect_args"] = {
                 "connect_timeout": 2,
@@ -67,6 +75,7 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -74,9 +83,33 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection for reads, each statement its own transaction.
+
+        No ``BEGIN`` and ``COMMIT`` around a few ``SELECT``s: on PostgreSQL that is two
+        round trips fewer per call.
+        """
+        with self._autocommit.connect() as connection:
+            yield connection
+
+    def write(self, statement: Executable, parameters: dict[str, Any] | None = None) -> None:
+        """Run one writing statement as a transaction of its own.
+
+        SQLite then holds its single write lock only while the statement runs, inside
+        one call into SQLite with the GIL released, instead of from an ``INSERT`` to a
+        ``COMMIT`` that a busy process may take a while to get the GIL back for.
+        """
+        with self._autocommit.connect() as connection:
+            connection.execute(statement, parameters)
+
+    def has_tables(self) -> bool:
+        """Whether the schema was created (``init-db``)."""
+        return inspect(self.engine).has_table("hook_calls")
+
     def create_tables(self) -> bool:
         """Create the missing tables; ``True`` when the database had none of ours yet."""
-        fresh = not inspect(self.engine).has_table("legacy_users")
+        fresh = not self.has_tables()
         try:
             Base.metadata.create_all(self.engine)
         except OperationalError:

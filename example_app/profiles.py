@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .models import LegacyUser
+from .directory import Account
 
 _SPACES = re.compile(r"\s+")
 _EMPLOYEE_NUMBER = re.compile(r"[0-9]{1,10}")
@@ -85,7 +85,7 @@ def review_progressive_profile(
     current: Mapping[str, Any],
     submitted: Mapping[str, Any],
     required: Iterable[str],
-    legacy: LegacyUser | None,
+    legacy: Account | None,
 ) -> ProfileReview:
     """Check a progressive profile submission against the attributes the company needs.
 
@@ -132,7 +132,7 @@ def review_progressive_profile(
     return ProfileReview(tuple(problems), changes)
 
 
-def _directory_values(legacy: LegacyUser | None) -> dict[str, Any]:
+def _directory_values(legacy: Account | None) -> dict[str, Any]:
     if legacy is None:
         return {}
     return {"department": legacy.department, "employeeNumber": legacy.employee_number}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from .audit_writer import AuditWriter
 from .db import Database
 from .password_check import LegacyPasswords
 from .settings import Settings
@@ -18,10 +19,10 @@ EXTENSION_KEY = "example_app"
 class Services:
     settings: Settings
     db: Database
+    audit: AuditWriter
+    """Writes the audit rows of this process."""
     passwords: LegacyPasswords
     telephony: TelephonyProvider
-    database_created: bool = False
-    """Whether this start created (and seeded) the database."""
     secret_generated: bool | None = None
     """Whether the hook secret was generated now (``None``: it is configured)."""
 

@@ -52,12 +52,6 @@ def _text(key: str, value: Any) -> str:
     return value
 
 
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise SettingsError(f"{key} must be true or false")
-    return value
-
-
 def _scheme(key: str, value: Any) -> Scheme:
     try:
         return Scheme(value)
@@ -94,12 +88,6 @@ OPTIONS: tuple[Option, ...] = (
         None,
         _optional(_text),
         "SQLAlchemy URL of the database; default: a SQLite file in the instance folder.",
-    ),
-    Option(
-        "SEED_ON_FIRST_RUN",
-        True,
-        _bool,
-        "Create and seed the tables when the database has none yet.",
     ),
     Option(
         "PUBLIC_URL",
@@ -161,7 +149,6 @@ class Settings:
     """The checked settings of one app."""
 
     database_url: str | None
-    seed_on_first_run: bool
     public_url: str | None
     hook_deadline: float
     password_scheme: Scheme

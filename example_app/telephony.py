@@ -13,6 +13,9 @@ codes for the user: a provider must bound its own network waits well under a sec
 
 from __future__ import annotations
 
+import itertools
+import logging
+import math
 import re
 import time
 import uuid
@@ -20,10 +23,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from sqlalchemy import insert
+
 from flask_okta_hooks import DeliveryChannel, DeliveryStatus
 
-from .db import Database
-from .models import OutboxMessage
+from .db import LOCK_TIMEOUT, Database
+from .models import OutboxMessage, utcnow
+
+logger = logging.getLogger(__name__)
+
+#: Pause before the first retry of a failed outbox write (doubled each time).
+RETRY_PAUSE = 0.02
+#: Time one outbox write may take at worst: it waits out the database's lock timeout.
+ATTEMPT_BUDGET = LOCK_TIMEOUT
 
 _PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 _PHONE = re.compile(r"\+?[0-9]{6,15}")
@@ -38,6 +50,8 @@ class OutboundMessage:
     text: str = field(repr=False)
     locale: str | None = None
     expires_at: datetime | None = None
+    answer_by: float = math.inf
+    """``time.monotonic()`` reading by which the provider must have answered."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +80,12 @@ class TelephonyProvider(Protocol):
 
 
 class OutboxProvider:
-    """Queues messages in the ``telephony_outbox`` table (no network)."""
+    """Queues messages in the ``telephony_outbox`` table (no network).
+
+    A write that fails (SQLite's writer lock held past its busy timeout, a database
+    restart) is tried again after a short pause, as long as another attempt can still
+    finish before ``message.answer_by``.
+    """
 
     name = "OUTBOX"
 
@@ -74,23 +93,31 @@ class OutboxProvider:
         self._db = db
 
     def send(self, message: OutboundMessage) -> Delivery:
-        started = time.perf_counter()
+        started = time.monotonic()
         transaction_id = uuid.uuid4().hex
-        try:
-            with self._db.session() as session:
-                session.add(
-                    OutboxMessage(
-                        transaction_id=transaction_id,
-                        channel=message.channel.value,
-                        phone_number=message.phone_number,
-                        body=message.text,
-                        locale=message.locale,
-                        expires_at=message.expires_at,
-                    )
-                )
-        except Exception as exc:
-            raise ProviderError(f"outbox unavailable ({type(exc).__name__})") from None
-        millis = round((time.perf_counter() - started) * 1000)
+        row = {
+            "transaction_id": transaction_id,
+            "channel": message.channel.value,
+            "phone_number": message.phone_number,
+            "body": message.text,
+            "locale": message.locale,
+            "expires_at": message.expires_at,
+            "created_at": utcnow(),
+        }
+        pause = RETRY_PAUSE
+        for attempt in itertools.count(1):
+            try:
+                self._db.write(insert(OutboxMessage), row)
+                break
+            except Exception as exc:
+                # One more attempt may wait out the lock timeout: only if it ends in time.
+                if time.monotonic() + pause + ATTEMPT_BUDGET > message.answer_by:
+                    error = type(exc).__name__
+                    logger.warning("outbox write failed: attempts=%d error=%s", attempt, error)
+                    raise ProviderError(f"outbox unavailable ({error})") from None
+                time.sleep(pause)
+                pause *= 2
+        millis = round((time.monotonic() - started) * 1000)
         return Delivery(
             DeliveryStatus.SUCCESSFUL, self.name, transaction_id, f"Duration={millis}ms"
         )

@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 from example_app import create_app
 from example_app.models import HookCall, LegacyUser
 from example_app.passwords import HashCosts, Scheme, hash_password
+from example_app.seed import seed
 from example_app.services import services
 
 from .conftest import SECRET, post_json, sample
@@ -39,8 +40,9 @@ SALLY = "sally.admin@example.com"
 VICTOR = "victor.hale@example.com"
 
 
-def make_app(tmp_path: Path, **config: Any) -> Flask:
-    """The service on a SQLite file in ``tmp_path``, seeded, with the tests' secret."""
+def make_app(tmp_path: Path, *, seeded: bool = True, **config: Any) -> Flask:
+    """The service on a SQLite file in ``tmp_path`` with the tests' secret; with its schema
+    and demo data unless ``seeded`` is false (then the database is left as it is)."""
     settings: dict[str, Any] = {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
@@ -49,7 +51,12 @@ def make_app(tmp_path: Path, **config: Any) -> Flask:
         **FAST_CONFIG,
     }
     settings.update(config)
-    return create_app(settings)
+    app = create_app(settings)
+    if seeded:
+        with app.app_context():
+            services().db.create_tables()
+            seed(services().db)
+    return app
 
 
 def call_hook(client: FlaskClient, hook: str, payload: Any, **headers: str) -> TestResponse:
@@ -84,5 +91,8 @@ def legacy_user(app: Flask, login: str) -> LegacyUser:
 
 
 def audit_rows(app: Flask) -> list[HookCall]:
+    """The audit as written, once the writer has written what was queued."""
+    with app.app_context():
+        assert services().audit.flush(timeout=10)
     with app.app_context(), services().db.session() as session:
         return list(session.scalars(select(HookCall).order_by(HookCall.id)))

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,15 +17,17 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from example_app import create_app
-from example_app.banner import render
+from example_app.banner import flask_command, render
+from example_app.cli import prepare_for_development
 from example_app.hook_secret import SECRET_FILE
 from example_app.models import LegacyUser, Role
 from example_app.services import services
-from example_app.settings import SettingsError
+from example_app.settings import OPTIONS, SettingsError
 
 from .conftest import REQUEST_SAMPLE
 from .example_support import FAST_CONFIG, ISAAC, adapted, audit_rows, call_hook, make_app
 
+ROOT = Path(__file__).resolve().parents[1]
 HOOK_PATHS = ["token", "saml", "registration", "password-import", "user-import", "telephony"]
 
 
@@ -38,23 +44,36 @@ def count(app: Flask, model: type[Any]) -> int:
 # --- first run ------------------------------------------------------------------------------
 
 
-def test_the_first_run_creates_a_seeded_database_in_the_instance_folder(tmp_path: Path) -> None:
+def test_starting_the_app_changes_no_database_and_says_init_db_is_missing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     app = first_run(tmp_path)
 
-    assert (tmp_path / "instance" / "example_app.sqlite3").is_file()
-    assert count(app, LegacyUser) == 4
-    assert count(app, Role) == 4
     with app.app_context():
-        assert services().database_created
+        assert not services().db.has_tables()
+    assert "run 'flask --app example_app init-db' before serving" in caplog.text
 
 
-def test_a_second_run_keeps_the_data(tmp_path: Path) -> None:
-    first_run(tmp_path)
+def test_init_db_creates_the_schema_without_data_and_is_idempotent(tmp_path: Path) -> None:
+    app = first_run(tmp_path)
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["init-db"])
+    second = runner.invoke(args=["init-db"])
+
+    database = tmp_path / "instance" / "example_app.sqlite3"
+    assert first.output == f"Tables created in sqlite:///{database}.\n"
+    assert second.output == f"Tables present in sqlite:///{database}.\n"
+    assert count(app, LegacyUser) == 0
+    assert count(app, Role) == 0
+
+
+def test_the_development_start_creates_and_seeds_once(tmp_path: Path) -> None:
     app = first_run(tmp_path)
 
+    assert prepare_for_development(app) == "schema created and demo data added now"
+    assert prepare_for_development(app) == "demo data present"
     assert count(app, LegacyUser) == 4
-    with app.app_context():
-        assert not services().database_created
 
 
 def test_a_secret_is_generated_once_and_kept_private(tmp_path: Path) -> None:
@@ -130,7 +149,6 @@ def test_the_mapping_overrides_the_environment(
         ("PASSWORD_BCRYPT_ROUNDS", 40),
         ("PASSWORD_CONCURRENCY", 0),
         ("REQUIRED_PROFILE_ATTRIBUTES", 5),
-        ("SEED_ON_FIRST_RUN", "yes"),
         ("DATABASE_URL", ""),
     ],
 )
@@ -143,12 +161,6 @@ def test_an_in_memory_database_is_shared_by_all_threads(tmp_path: Path) -> None:
     app = make_app(tmp_path, DATABASE_URL="sqlite://")
 
     assert count(app, LegacyUser) == 4
-
-
-def test_seeding_can_be_left_to_the_operator(tmp_path: Path) -> None:
-    app = make_app(tmp_path, SEED_ON_FIRST_RUN=False)
-
-    assert count(app, LegacyUser) == 0
 
 
 def test_password_slots_follow_the_cores_shared_by_the_workers(
@@ -204,7 +216,7 @@ def test_a_failing_handler_is_audited_and_okta_gets_the_safe_outcome(
     def broken(*args: Any) -> None:
         raise RuntimeError("directory down")
 
-    monkeypatch.setattr("example_app.hooks.registration.registration_domain", broken)
+    monkeypatch.setattr("example_app.hooks.registration.registration_organization", broken)
 
     response = call_hook(app.test_client(), "registration", adapted(REQUEST_SAMPLE["registration"]))
 
@@ -223,7 +235,7 @@ def test_a_handler_past_the_deadline_is_audited_with_the_outcome_okta_got(
     def stalled(*args: Any) -> None:
         release.wait(5)
 
-    monkeypatch.setattr("example_app.hooks.registration.registration_domain", stalled)
+    monkeypatch.setattr("example_app.hooks.registration.registration_organization", stalled)
 
     try:
         response = call_hook(
@@ -250,16 +262,17 @@ def test_hook_deadline_is_the_librarys_deadline(tmp_path: Path) -> None:
 # --- command line ---------------------------------------------------------------------------
 
 
-def test_seed_is_idempotent(tmp_path: Path) -> None:
-    app = make_app(tmp_path, SEED_ON_FIRST_RUN=False)
+def test_seed_is_idempotent_and_says_it_is_for_development(tmp_path: Path) -> None:
+    app = make_app(tmp_path, seeded=False)
     runner = app.test_cli_runner()
 
     first = runner.invoke(args=["seed"])
     second = runner.invoke(args=["seed"])
 
     assert first.exit_code == 0
-    assert first.output == "Demo data added.\n"
-    assert second.output == "Demo data already present.\n"
+    development = "(development only: never seed a production database)"
+    assert first.output == f"Demo data added {development}.\n"
+    assert second.output == f"Demo data already present {development}.\n"
     assert count(app, LegacyUser) == 4
 
 
@@ -340,25 +353,63 @@ def test_the_audit_command_lists_recent_calls(tmp_path: Path) -> None:
     result = app.test_cli_runner().invoke(args=["audit"])
 
     assert result.exit_code == 0
-    assert "token" in result.output
-    assert "3OWo4oo-QQ-rBWfRyTmQYw" in result.output
+    header, row = result.output.splitlines()
+    assert header.split() == ["time", "(UTC)", "hook", "status", "outcome", "latency", "eventId"]
+    assert "token" in row
+    assert "3OWo4oo-QQ-rBWfRyTmQYw" in row
 
 
 # --- banner ---------------------------------------------------------------------------------
 
 
-def test_the_banner_shows_every_hook_url_and_the_generated_secret(tmp_path: Path) -> None:
+def test_the_banner_shows_every_hook_url_and_where_the_secret_is_not_the_secret(
+    tmp_path: Path,
+) -> None:
     app = first_run(tmp_path)
 
-    text = render(app, "http://127.0.0.1:5000")
+    text = render(app, "http://127.0.0.1:5000", "schema created and demo data added now")
 
     for hook in HOOK_PATHS:
         assert f"http://127.0.0.1:5000/okta/hooks/{hook}\n" in text
     (secret,) = app.config["OKTA_HOOKS_SECRETS"]
-    assert f"Okta's 'Authentication secret': {secret}" in text
+    assert secret not in text
+    assert secret[4:12] not in text
+    assert f"cat {tmp_path / 'instance' / SECRET_FILE}" in text
     assert "generated now" in text
-    assert str(tmp_path / "instance" / SECRET_FILE) in text
-    assert "(created and seeded now)" in text
+    assert "(schema created and demo data added now)" in text
+
+
+def test_the_banner_gives_the_flask_command_the_readme_gives(tmp_path: Path) -> None:
+    text = render(first_run(tmp_path), "http://127.0.0.1:5000")
+
+    readme = (ROOT / "README.md").read_text()
+    flask = flask_command()
+    commands = [line[line.index(flask) :] for line in text.splitlines() if flask in line]
+    assert len(commands) == 2
+    for command in commands:
+        # Started from the clone, the banner's flask is the README's .venv/bin/flask.
+        assert command.replace(flask, ".venv/bin/flask", 1) in readme
+
+
+def test_the_development_server_refuses_a_taken_port_before_its_banner(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "example_app", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "FLASK_INSTANCE_PATH": str(tmp_path / "instance")},
+            cwd=ROOT,
+        )
+
+    assert result.returncode == 1
+    assert f"Port {port} on 127.0.0.1 is in use" in result.stderr
+    assert "make run PORT=5050" in result.stderr
+    assert "Authentication secret" not in result.stderr
+    assert not (tmp_path / "instance").exists()
 
 
 def test_the_banner_uses_the_public_url_and_never_shows_a_configured_secret(
@@ -383,3 +434,26 @@ def test_the_banner_hides_database_passwords(tmp_path: Path) -> None:
 
     assert "hunter2" not in text
     assert "postgresql://hooks:***@db.internal/hooks" in text
+
+
+# --- README ---------------------------------------------------------------------------------
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+
+    for option in OPTIONS:
+        name = option.key if option.key == "TELEPHONY_PROVIDER" else f"FLASK_{option.key}"
+        assert f"`{name}`" in readme, name
+
+
+def test_make_run_takes_the_port() -> None:
+    result = subprocess.run(
+        ["make", "-n", "run", "PORT=5050", "--always-make"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+
+    assert "-m example_app --host 127.0.0.1 --port 5050" in result.stdout

@@ -16,7 +16,7 @@ from __future__ import annotations
 from flask_okta_hooks import RegistrationHookRequest, RegistrationHookResponse, field_error
 
 from ..audit import audited, note
-from ..directory import find_user, registration_domain
+from ..directory import find_account, registration_organization
 from ..profiles import registration_profile, review_progressive_profile
 from ..services import services
 from .blueprint import hooks
@@ -36,9 +36,8 @@ def screen_registration(call: RegistrationHookRequest) -> RegistrationHookRespon
 def _self_service_registration(call: RegistrationHookRequest) -> RegistrationHookResponse:
     submitted = call.submitted
     email = submitted.email or submitted.login
-    with services().db.session() as session:
-        domain = registration_domain(session, email)
-        organization = domain.organization if domain is not None else None
+    with services().db.connect() as connection:
+        organization = registration_organization(connection, email)
     if organization is None:
         note("denied:email_domain")
         return call.respond().deny(DOMAIN_MESSAGE, field="email", reason="INVALID_EMAIL_DOMAIN")
@@ -53,13 +52,14 @@ def _self_service_registration(call: RegistrationHookRequest) -> RegistrationHoo
 def _progressive_profile(call: RegistrationHookRequest) -> RegistrationHookResponse:
     current = call.user.profile.attributes if call.user is not None else {}
     login = call.user.profile.login if call.user is not None else None
-    with services().db.session() as session:
-        review = review_progressive_profile(
-            current,
-            call.submitted.attributes,
-            services().settings.required_profile_attributes,
-            find_user(session, login),
-        )
+    with services().db.connect() as connection:
+        legacy = find_account(connection, login)
+    review = review_progressive_profile(
+        current,
+        call.submitted.attributes,
+        services().settings.required_profile_attributes,
+        legacy,
+    )
     if review.problems:
         note("denied:profile")
         causes = [field_error(p.attribute, p.message, reason=p.reason) for p in review.problems]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from flask_okta_hooks import AttributeNameFormat, SamlHookRequest, SamlHookResponse
 
 from ..audit import audited, note
-from ..directory import Grants, find_user, grants_of, remember_okta_id
+from ..directory import Grants, find_account, grants, link_okta_user
 from ..services import services
 from .blueprint import hooks
 
@@ -21,16 +21,17 @@ from .blueprint import hooks
 @hooks.saml
 @audited
 def enrich_assertion(call: SamlHookRequest) -> SamlHookResponse | None:
-    with services().db.session() as session:
-        user = find_user(session, call.login)
-        if user is None:
-            note("unknown_user")
-            return None
-        grants = grants_of(user)
-        remember_okta_id(session, user, call.user.id if call.user else None)
+    db = services().db
+    with db.connect() as connection:
+        account = find_account(connection, call.login)
+        found = grants(connection, account) if account is not None else None
+    if account is None or found is None:
+        note("unknown_user")
+        return None
+    link_okta_user(db, account, call.user.id if call.user else None)
 
     response = call.respond()
-    for name, values in _attributes(grants).items():
+    for name, values in _attributes(found).items():
         existing = call.attribute(name)
         if existing is not None and list(existing.plain_values) == list(values):
             continue

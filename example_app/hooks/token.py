@@ -19,7 +19,7 @@ from typing import Any
 from flask_okta_hooks import Token, TokenHookRequest, TokenHookResponse
 
 from ..audit import audited, note
-from ..directory import Grants, find_user, grants_of, remember_okta_id, token_policy
+from ..directory import Grants, find_account, grants, link_okta_user, token_lifetimes
 from ..services import services
 from .blueprint import hooks
 
@@ -27,33 +27,28 @@ from .blueprint import hooks
 @hooks.token
 @audited
 def enrich_tokens(call: TokenHookRequest) -> TokenHookResponse | None:
-    grants: Grants | None = None
-    lifetimes: dict[Token, int | None] = {}
-    with services().db.session() as session:
-        user = find_user(session, call.login)
-        if user is not None:
-            grants = grants_of(user)
-            remember_okta_id(session, user, call.user.id if call.user else None)
-        policy = token_policy(session, call.client_id)
-        if policy is not None:
-            lifetimes = {
-                Token.ACCESS: policy.access_token_lifetime,
-                Token.ID: policy.id_token_lifetime,
-            }
+    db = services().db
+    with db.connect() as connection:
+        account = find_account(connection, call.login)
+        found = grants(connection, account) if account is not None else None
+        access_lifetime, id_lifetime = token_lifetimes(connection, call.client_id)
+    if account is not None:
+        link_okta_user(db, account, call.user.id if call.user else None)
+    lifetimes = {Token.ACCESS: access_lifetime, Token.ID: id_lifetime}
 
     response = call.respond()
-    if grants is not None:
-        _set_claims(response, call, Token.ACCESS, _access_claims(grants))
-        _set_claims(response, call, Token.ID, _id_claims(grants))
+    if found is not None:
+        _set_claims(response, call, Token.ACCESS, _access_claims(found))
+        _set_claims(response, call, Token.ID, _id_claims(found))
     for token, lifetime in lifetimes.items():
         minted = call.token(token)
         if minted is not None and lifetime is not None and lifetime != minted.lifetime:
             response.set_lifetime(token, lifetime)
 
     if not response.commands:
-        note("unchanged" if grants is not None else "unknown_user")
+        note("unchanged" if found is not None else "unknown_user")
         return None
-    note("enriched" if grants is not None else "lifetime_only")
+    note("enriched" if found is not None else "lifetime_only")
     return response
 
 

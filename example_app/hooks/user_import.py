@@ -18,7 +18,7 @@ from typing import Any
 from flask_okta_hooks import UserImportHookRequest, UserImportHookResponse
 
 from ..audit import audited, note
-from ..directory import find_user_by_email
+from ..directory import find_account_by_email
 from ..profiles import clean_address, clean_text
 from ..services import services
 from .blueprint import hooks
@@ -29,10 +29,10 @@ from .blueprint import hooks
 def import_user(call: UserImportHookRequest) -> UserImportHookResponse:
     app_profile = call.app_user_profile.attributes
     email = app_profile.get("email") or call.user_profile.email
-    with services().db.session() as session:
-        legacy = find_user_by_email(session, email if isinstance(email, str) else None)
-        okta_user_id = legacy.okta_user_id if legacy is not None else None
-        known = _directory_profile(legacy.department, legacy.employee_number) if legacy else {}
+    with services().db.connect() as connection:
+        legacy = find_account_by_email(connection, email if isinstance(email, str) else None)
+    okta_user_id = legacy.okta_user_id if legacy is not None else None
+    known = _directory_profile(legacy.department, legacy.employee_number) if legacy else {}
 
     response = call.respond()
     changes = _normalised_app_profile(app_profile)
