@@ -34,6 +34,14 @@ _NOT_STRUCTURAL = bytes(sorted(set(range(256)) - set(b'[]{}"')))
 _STRINGS = re.compile(rb'"[^"]*"')
 _STRUCTURAL = re.compile(rb'[\[\]{}"\\]')
 _DEPTH_SCAN_BYTES = 64 * 1024
+# orjson reads integers from -2**63 to 2**64 - 1 as integers and longer ones as floats,
+# losing digits; every integer it turns into a float has at least 19 digits. Mapping
+# digits to "0" and the rest to " " finds such a run many times faster than a regex.
+_DIGITS_ONLY = bytes(ord("0") if chr(byte).isdigit() else ord(" ") for byte in range(128)) + (
+    b" " * 128
+)
+_LONG_DIGIT_RUN = b"0" * 19
+_INTEGER_RANGE = range(-(2**63), 2**64)
 
 
 def check_content_headers(environ: dict[str, Any]) -> None:
@@ -125,7 +133,16 @@ def parse_json(body: bytes, settings: Settings) -> Any:
         _reject_duplicate_keys(body)
     if len(body) > settings.max_string:
         _check_string_lengths(value, settings.max_string)
+    if _LONG_DIGIT_RUN in body.translate(_DIGITS_ONLY):  # rare: mostly ids in strings
+        json.loads(body, parse_int=_integer_within_64_bits)
     return value
+
+
+def _integer_within_64_bits(text: str) -> int:
+    number = int(text)
+    if number not in _INTEGER_RANGE:
+        raise InvalidJSON
+    return number
 
 
 def _nesting_exceeds(body: bytes, limit: int) -> bool:

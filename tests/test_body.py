@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from flask_okta_hooks import OktaHooks, body
 from flask_okta_hooks.config import apply_defaults
-from flask_okta_hooks.errors import DuplicateKeys, HookRequestError, TooDeep
+from flask_okta_hooks.errors import DuplicateKeys, HookRequestError, InvalidJSON, TooDeep
 from flask_okta_hooks.hook_types import TOKEN as TOKEN_HOOK
 from flask_okta_hooks.testing import make_payload
 
@@ -200,6 +200,26 @@ def test_brackets_inside_strings_do_not_count_as_depth() -> None:
     raw = json.dumps({"a": "[" * 100 + "{" * 100, "b": ["]]]]", "\\[[["]}).encode()
 
     assert body.parse_json(raw, SETTINGS)["b"] == ["]]]]", "\\[[["]
+
+
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**19 * 3, -(10**25), 2**64 * 10**30])
+def test_integers_beyond_64_bits_are_refused_not_rounded(number: int) -> None:
+    for raw in (b"%d" % number, b'{"a": ["x", {"b": %d}]}' % number):
+        with pytest.raises(InvalidJSON):
+            body.parse_json(raw, SETTINGS)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"%d" % (2**64 - 1),
+        b"%d" % -(2**63),
+        b'{"id": "18446744073709551616123"}',  # digits in a string are text
+        b"[1e19, 1.8446744073709552e19, 12345678901234567890.5]",  # floats written as floats
+    ],
+)
+def test_numbers_within_64_bits_and_floats_are_kept(raw: bytes) -> None:
+    assert body.parse_json(raw, SETTINGS) == json.loads(raw)
 
 
 # --- bodies through a real server ---------------------------------------------------------------

@@ -430,6 +430,7 @@ BAD_BODIES: dict[str, tuple[bytes, str]] = {
     "-Infinity": (b'{"data": {"x": -Infinity}}', "invalid_json"),
     "1e999": (b'{"data": {"x": 1e999}}', "invalid_json"),
     "huge integer": (b'{"data": {"x": ' + b"9" * 5000 + b"}}", "invalid_json"),
+    "integer past 64 bits": (b'{"data": {"x": 18446744073709551616}}', "invalid_json"),
     "lone surrogate": (b'{"data": {"x": "\\ud800"}}', "invalid_json"),
     "depth 33": (deep(33), "too_deep"),
     "depth 1000": (deep(1000), "too_deep"),
