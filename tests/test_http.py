@@ -13,6 +13,7 @@ import hmac
 import io
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -266,6 +267,31 @@ def test_auth_can_be_turned_off_for_local_development(caplog: pytest.LogCaptureF
 
     assert "local development only" in caplog.text
     assert response.status_code == 204
+
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+#: Inline hook types whose calls carry an email address in Okta's samples.
+PROFILE_TYPES = [
+    t for t in HOOK_TYPES if t.slug != "events" and EMAIL.search(json.dumps(make_payload(t)))
+]
+
+
+@pytest.mark.parametrize("hook_type", PROFILE_TYPES, ids=[t.slug for t in PROFILE_TYPES])
+def test_an_inline_calls_profile_data_is_never_logged(
+    every_hook_client: FlaskClient, hook_type: HookType, caplog: pytest.LogCaptureFixture
+) -> None:
+    canary = "ann.canary.5e1d@example.test"
+    payload = EMAIL.sub(canary, json.dumps(payload_for(hook_type))).encode()
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="flask_okta_hooks")
+
+    response = send(every_hook_client, hook_type, payload)
+
+    assert response.status_code in (200, 204)
+    assert caplog.records  # the call was logged at all
+    for record in caplog.records:
+        logged = f"{record.getMessage()} {record.args} {record.exc_text} {vars(record)}"
+        assert "canary" not in logged, record
 
 
 def test_defaults_are_written_into_the_app_config() -> None:
