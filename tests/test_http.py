@@ -409,15 +409,17 @@ def test_a_chunked_body_within_the_limit_is_served(
 
 @pytest.mark.parametrize("length", ["\u00b2", "1\u0663", "-1", "+2", "0x10", "2 2"])
 def test_a_content_length_that_is_not_a_number_gets_a_json_400(
-    every_hook_app: Flask, hook_type: HookType, length: str
+    every_hook_app: Flask, hook_type: HookType, length: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     every_hook_app.debug = True  # an escaping exception would show the debugger's page
 
-    response = send(
-        every_hook_app.test_client(), hook_type, environ_overrides={"CONTENT_LENGTH": length}
-    )
+    with caplog.at_level(logging.WARNING, logger="flask_okta_hooks"):
+        response = send(
+            every_hook_app.test_client(), hook_type, environ_overrides={"CONTENT_LENGTH": length}
+        )
 
     expect_error(response, 400, "bad_request")
+    assert "outcome=refused status=400 reason=bad_request" in caplog.text  # logged as refused
 
 
 class CountingStream(io.BytesIO):
