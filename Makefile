@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 MIN_VENV := .venv-minimum
 
-.PHONY: install run test test-minimum lint typecheck bench clean
+.PHONY: install run test test-minimum lint typecheck bench fuzz clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,21 @@ test-minimum:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/dispatch.py
+
+# Coverage-guided fuzzing (atheris) of each target for FUZZ_SECONDS from the corpus in
+# tests/fuzz/corpus, then schemathesis against the app's own OpenAPI document.
+FUZZ_SECONDS ?= 60
+FUZZ_SEED ?= 1
+FUZZ_TARGETS := body requests rendering redaction pointer
+fuzz: $(STAMP)
+	$(BIN)/python -c 'import atheris, schemathesis' 2>/dev/null || \
+		$(BIN)/pip install --quiet --disable-pip-version-check -e '.[fuzz]'
+	log=$$(mktemp); for target in $(FUZZ_TARGETS); do \
+		$(BIN)/python tests/fuzz/fuzz.py $$target --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) \
+			>$$log 2>&1 || { cat $$log; rm -f $$log; exit 1; }; \
+		echo "fuzz $$target: $$(grep -e '^Done' $$log)"; \
+	done; rm -f $$log
+	$(BIN)/pytest -q -p no:cacheprovider tests/fuzz/openapi_check.py
 
 clean:
 	rm -rf $(VENV) $(MIN_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -66,7 +66,8 @@ def authenticate(
         if verifier is None or settings.oauth is None:
             raise TypeError("OAuth mode needs the app's BearerVerifier and OAuth settings")
         token = bearer_token(header_value(environ, AUTHORIZATION_ENVIRON_KEY))
-        verifier.verify(token, settings.oauth)
+        # Authentication runs first, so the call's whole deadline is still ahead.
+        verifier.verify(token, settings.oauth, within=settings.deadline)
         return
     presented = header_value(environ, settings.auth_environ_key)
     if presented is None or len(presented) > MAX_HEADER_BYTES:

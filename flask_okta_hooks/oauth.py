@@ -18,9 +18,12 @@ key rollover works while made-up ``kid`` values cannot make the app flood the is
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import logging
 import math
+import socket
 import threading
 import time
 import urllib.request
@@ -114,15 +117,73 @@ class JwksError(Exception):
     """The JWKS response is unusable: not a 200, too large, or without a usable key."""
 
 
-def _http_opener() -> urllib.request.OpenerDirector:
+class _Watchdog:
+    """Shuts a fetch's connection down once its time is up.
+
+    Socket timeouts bound each read, not their sum: a server trickling its answer a byte
+    at a time would hold the fetch, and every call waiting for the key set's lock.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._connection: http.client.HTTPConnection | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+    def watching(self, connection_class: Any) -> Callable[..., http.client.HTTPConnection]:
+        """A factory for ``connection_class`` whose connections this watchdog may cut."""
+
+        def connect(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+            self._connection = connection_class(*args, **kwargs)
+            return self._connection
+
+        return connect
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = None if self._connection is None else self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # closed meanwhile: nothing left to cut
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WatchedHandler(urllib.request.AbstractHTTPHandler):
+    watchdog: _Watchdog
+
+    def do_open(self, http_class: Any, req: Any, **http_conn_args: Any) -> Any:
+        factory = self.watchdog.watching(http_class)
+        return super().do_open(factory, req, **http_conn_args)
+
+
+class _WatchedHTTP(_WatchedHandler, urllib.request.HTTPHandler):
+    pass
+
+
+class _WatchedHTTPS(_WatchedHandler, urllib.request.HTTPSHandler):
+    pass
+
+
+def _http_opener(watchdog: _Watchdog | None = None) -> urllib.request.OpenerDirector:
     # HTTP(S) only: no file:, ftp: or data: handler. No redirect handler either, so a
     # moved JWKS fails (a configuration error to fix) instead of being followed.
     opener = urllib.request.OpenerDirector()
+    connectors: tuple[urllib.request.AbstractHTTPHandler, ...]
+    connectors = urllib.request.HTTPHandler(), urllib.request.HTTPSHandler()
+    if watchdog is not None:
+        connectors = _WatchedHTTP(), _WatchedHTTPS()
+        for connector in connectors:
+            connector.watchdog = watchdog
     for handler in (
         urllib.request.ProxyHandler(),
         urllib.request.UnknownHandler(),
-        urllib.request.HTTPHandler(),
-        urllib.request.HTTPSHandler(),
+        *connectors,
         urllib.request.HTTPDefaultErrorHandler(),
         urllib.request.HTTPErrorProcessor(),
     ):
@@ -133,23 +194,28 @@ def _http_opener() -> urllib.request.OpenerDirector:
 def fetch_jwks(url: str, timeout: float) -> bytes:
     """GET ``url`` and return its body: at most :data:`MAX_JWKS_BYTES`, no redirects.
 
-    Connecting and every read time out after ``timeout`` seconds, and reading the body
-    stops once ``timeout`` has passed in total. Raises :class:`OSError` (network, HTTP
-    status, timeout) or :class:`JwksError`.
+    The whole fetch, connecting, the status line, the headers and the body, ends within
+    ``timeout`` seconds. Raises :class:`OSError` (network, HTTP status, timeout) or
+    :class:`JwksError`.
     """
-    deadline = time.monotonic() + timeout
     # The opener serves http(s) only, whatever the URL says.
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
-    with _http_opener().open(request, timeout=timeout) as response:
-        if response.status != 200:
-            raise JwksError(f"status {response.status}")
-        body = bytearray()
-        while chunk := response.read1(65536):
-            body += chunk
-            if len(body) > MAX_JWKS_BYTES:
-                raise JwksError("document too large")
-            if time.monotonic() > deadline:
-                raise TimeoutError("JWKS body not read in time")
+    with _Watchdog(timeout) as watchdog:
+        try:
+            with _http_opener(watchdog).open(request, timeout=timeout) as response:
+                if response.status != 200:
+                    raise JwksError(f"status {response.status}")
+                body = bytearray()
+                while chunk := response.read1(65536):
+                    body += chunk
+                    if len(body) > MAX_JWKS_BYTES:
+                        raise JwksError("document too large")
+        except Exception:
+            if watchdog.expired:  # what the cut connection raised says nothing more
+                raise TimeoutError(f"JWKS not fetched within {timeout} s") from None
+            raise
+        if watchdog.expired:  # the body may have ended early, cut short
+            raise TimeoutError(f"JWKS not fetched within {timeout} s")
     return bytes(body)
 
 
@@ -221,19 +287,31 @@ class KeySet:
         self._last_attempt: float | None = None
         self._last_refetch: float | None = None
 
-    def key(self, kid: str, oauth: OAuthSettings, clock: Clock, fetch: Fetch) -> RSAPublicKey:
-        """The key for ``kid``; raises Unauthorized (unknown kid) or JwksUnavailable."""
+    def key(
+        self,
+        kid: str,
+        oauth: OAuthSettings,
+        clock: Clock,
+        fetch: Fetch,
+        timeout: float | None = None,
+    ) -> RSAPublicKey:
+        """The key for ``kid``; raises Unauthorized (unknown kid) or JwksUnavailable.
+
+        A fetch takes at most ``timeout`` seconds (default: the configured JWKS timeout,
+        and never more), waiting for another thread's fetch included.
+        """
+        timeout = oauth.jwks_timeout if timeout is None else min(timeout, oauth.jwks_timeout)
         keys = self._keys
         if keys is not None:
             key = keys.get(kid)
             if key is not None:
                 if 0 <= clock() - self._loaded_at < KEY_MAX_AGE:
                     return key
-                return self._refresh_stale(kid, oauth, clock, fetch)
-        return self._fetch_for(kid, oauth, clock, fetch)
+                return self._refresh_stale(kid, oauth, clock, fetch, timeout)
+        return self._fetch_for(kid, oauth, clock, fetch, timeout)
 
     def _refresh_stale(
-        self, kid: str, oauth: OAuthSettings, clock: Clock, fetch: Fetch
+        self, kid: str, oauth: OAuthSettings, clock: Clock, fetch: Fetch, timeout: float
     ) -> RSAPublicKey:
         # Stale keys still answer: refresh only when no other thread is fetching, and
         # never wait for one that is.
@@ -243,15 +321,15 @@ class KeySet:
                 stale = not 0 <= now - self._loaded_at < KEY_MAX_AGE
                 if stale and _due(now, self._last_refetch, oauth.jwks_refresh):
                     self._last_refetch = now
-                    self._load(oauth, now, fetch)
+                    self._load(now, fetch, timeout)
             finally:
                 self._lock.release()
         return self._cached(kid)
 
     def _fetch_for(
-        self, kid: str, oauth: OAuthSettings, clock: Clock, fetch: Fetch
+        self, kid: str, oauth: OAuthSettings, clock: Clock, fetch: Fetch, timeout: float
     ) -> RSAPublicKey:
-        if not self._lock.acquire(timeout=oauth.jwks_timeout + LOCK_WAIT_SLACK):
+        if not self._lock.acquire(timeout=timeout + LOCK_WAIT_SLACK):
             # Another thread has been fetching for as long as a fetch may take.
             if self._keys is None:
                 raise JwksUnavailable
@@ -264,11 +342,11 @@ class KeySet:
                 if not _due(now, self._last_attempt, retry):
                     raise JwksUnavailable
                 self._last_attempt = now
-                if not self._load(oauth, now, fetch):
+                if not self._load(now, fetch, timeout):
                     raise JwksUnavailable
             elif kid not in keys and _due(now, self._last_refetch, oauth.jwks_refresh):
                 self._last_refetch = now
-                self._load(oauth, now, fetch)
+                self._load(now, fetch, timeout)
         finally:
             self._lock.release()
         return self._cached(kid)
@@ -279,9 +357,9 @@ class KeySet:
             _reject("unknown_kid")
         return key
 
-    def _load(self, oauth: OAuthSettings, now: float, fetch: Fetch) -> bool:
+    def _load(self, now: float, fetch: Fetch, timeout: float) -> bool:
         try:
-            keys = parse_jwks(fetch(self.url, oauth.jwks_timeout))
+            keys = parse_jwks(fetch(self.url, timeout))
         except Exception as exc:  # whatever went wrong, the outcome is "no new keys"
             logger.warning(
                 "okta hooks: fetching OAuth signing keys from %s failed (%s)",
@@ -313,8 +391,13 @@ class BearerVerifier:
         self._lock = threading.Lock()
         self._key_set: KeySet | None = None
 
-    def verify(self, token: bytes, oauth: OAuthSettings) -> dict[str, Any]:
+    def verify(
+        self, token: bytes, oauth: OAuthSettings, *, within: float | None = None
+    ) -> dict[str, Any]:
         """The claims of ``token`` if it is valid under ``oauth``.
+
+        ``within`` bounds the seconds a signing key fetch may take (the call's deadline);
+        the configured JWKS timeout bounds it in any case.
 
         Raises :class:`~.errors.Unauthorized` for any invalid token and
         :class:`~.errors.JwksUnavailable` when the signing keys cannot be had.
@@ -334,7 +417,7 @@ class BearerVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_CHARS:
             _reject("kid")
-        key = self._keys(oauth).key(kid, oauth, self.clock, self.fetch)
+        key = self._keys(oauth).key(kid, oauth, self.clock, self.fetch, within)
         try:
             claims = jwt.decode(
                 token,

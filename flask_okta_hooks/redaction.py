@@ -51,24 +51,31 @@ MIN_MASKED_LENGTH = 8
 #: How deep structured arguments are walked; deeper values are masked whole.
 MAX_DEPTH = 8
 
+#: Text beyond this many characters is not logged: every pattern is linear, and this
+#: bounds the time one record can take (the patterns hold the GIL while they run).
+MAX_TEXT = 64 * 1024
+
 _KEY_WORDS = "|".join(SENSITIVE_KEYS)
 _SENSITIVE_KEY = re.compile(rf"(?i)(?:{_KEY_WORDS})")
 # A key (bare or quoted) holding a sensitive word, a separator, then one value: a quoted
-# string, a flat object or array, or a bare word.
+# string, a flat object or array, or a bare word. Linear time: a key starts only where a
+# run of word characters starts, the lookahead scans that run once for a word, and every
+# repeat is possessive, so no run is scanned again from a later position.
 _KEY_VALUE = re.compile(
     rf"""(?ix)
     (?<![\w-])
-    (?P<key>(?P<q>["']?)[\w-]*?(?:{_KEY_WORDS})[\w-]*(?P=q))
-    (?P<sep>\s*[:=]\s*)
-    (?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\{{[^{{}}]*\}}|\[[^\[\]]*\]|[^\s,;&}})\]]+)
+    (?P<key>(?P<q>["']?)(?=[\w-]*?(?:{_KEY_WORDS}))[\w-]++(?P=q))
+    (?P<sep>\s*+[:=]\s*+)
+    (?:'(?:[^'\\]++|\\.)*+'|"(?:[^"\\]++|\\.)*+"|\{{[^{{}}]*+\}}|\[[^\[\]]*+\]|[^\s,;&}})\]]++)
     """
 )
 # RFC 6750 token68 credentials; the length floor keeps prose such as "bearer of" out.
-_BEARER = re.compile(r"(?i)\bbearer\s+[\w.~+/-]{16,}=*")
-_JWT = re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*")
-# A sensitive word and the rest of a key up to its separator: what every _KEY_VALUE
-# match holds, found in lower-cased ASCII text without the cost of case folding.
-_KEY_BEFORE_SEPARATOR = re.compile(rf"""(?:{_KEY_WORDS})[\w-]*["']?\s*[:=]""")
+_BEARER = re.compile(r"(?i)\bbearer\s++[\w.~+/-]{16,}+=*+")
+# Starting only where a run starts keeps "eyJ-eyJ-..." from being scanned once per "eyJ".
+_JWT = re.compile(r"(?<![\w-])eyJ[\w-]{4,}+\.[\w-]{4,}+\.[\w-]*+")
+# The end of a key, bare or quoted, right before its separator: a sensitive word in one
+# of these is what every _KEY_VALUE match needs.
+_KEY_BEFORE_SEPARATOR = re.compile(r"""(?<![\w-])[\w-]++(?=["']?\s*+[:=])""")
 _PLAIN_SCALARS = frozenset({int, float, bool, type(None)})
 _LINE_BREAKS = str.maketrans({"\r": "\\r", "\n": "\\n", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
@@ -129,8 +136,14 @@ def contains_secret(text: str, extra: Iterable[str] = ()) -> bool:
 def redact_text(text: str, *, one_line: bool = True) -> str:
     """``text`` with sensitive ``key=value`` pairs, credentials and secrets masked.
 
-    ``one_line`` escapes line breaks, so a logged value cannot start a forged line.
+    ``one_line`` escapes line breaks, so a logged value cannot start a forged line. Text
+    past :data:`MAX_TEXT` characters is dropped, from the last space before that point, so
+    that no word (a secret, perhaps) is cut in two and logged in part.
     """
+    if len(text) > MAX_TEXT:
+        # Room for the note, so that text cut once is not cut again as part of a message.
+        cut = max(text.rfind(" ", 0, MAX_TEXT - 40), 0)
+        text = f"{text[:cut]} <{len(text) - cut} characters not logged>"
     if _may_match_patterns(text):
         text = _KEY_VALUE.sub(_mask_pair, text)
         text = _BEARER.sub("Bearer " + MASK, text)
@@ -156,7 +169,9 @@ def _may_match_patterns(text: str) -> bool:
     if "eyJ" in text or not text.isascii():
         return True
     lowered = text.lower()
-    return "bearer" in lowered or _KEY_BEFORE_SEPARATOR.search(lowered) is not None
+    if "bearer" in lowered:
+        return True
+    return any(_SENSITIVE_KEY.search(key[0]) for key in _KEY_BEFORE_SEPARATOR.finditer(lowered))
 
 
 def redact_value(value: Any, depth: int = 0) -> Any:

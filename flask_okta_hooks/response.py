@@ -235,7 +235,7 @@ class HookResponse:
                 violations.append(
                     Violation("command_shape", where, 'a command is {"type": ..., "value": ...}')
                 )
-            elif command["type"] not in cls.command_types:
+            elif type(command["type"]) is not str or command["type"] not in cls.command_types:
                 violations.append(
                     Violation(
                         "command_type",

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flask_okta_hooks import body
+from flask_okta_hooks import OktaHooks, body
 from flask_okta_hooks.config import apply_defaults
-from flask_okta_hooks.errors import DuplicateKeys, HookRequestError, TooDeep
+from flask_okta_hooks.errors import DuplicateKeys, HookRequestError, InvalidJSON, TooDeep
+from flask_okta_hooks.hook_types import TOKEN as TOKEN_HOOK
+from flask_okta_hooks.testing import make_payload
+
+from .conftest import PREFIX, SECRET, build_app, safe_outcome_handler
 
 SETTINGS = apply_defaults({"OKTA_HOOKS_SECRETS": ["a-long-enough-secret"]})
 
@@ -184,3 +200,175 @@ def test_brackets_inside_strings_do_not_count_as_depth() -> None:
     raw = json.dumps({"a": "[" * 100 + "{" * 100, "b": ["]]]]", "\\[[["]}).encode()
 
     assert body.parse_json(raw, SETTINGS)["b"] == ["]]]]", "\\[[["]
+
+
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**19 * 3, -(10**25), 2**64 * 10**30])
+def test_integers_beyond_64_bits_are_refused_not_rounded(number: int) -> None:
+    for raw in (b"%d" % number, b'{"a": ["x", {"b": %d}]}' % number):
+        with pytest.raises(InvalidJSON):
+            body.parse_json(raw, SETTINGS)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"%d" % (2**64 - 1),
+        b"%d" % -(2**63),
+        b'{"id": "18446744073709551616123"}',  # digits in a string are text
+        b"[1e19, 1.8446744073709552e19, 12345678901234567890.5]",  # floats written as floats
+    ],
+)
+def test_numbers_within_64_bits_and_floats_are_kept(raw: bytes) -> None:
+    assert body.parse_json(raw, SETTINGS) == json.loads(raw)
+
+
+# --- bodies through a real server ---------------------------------------------------------------
+#
+# The test client always fills in CONTENT_LENGTH and reads from a BytesIO; a WSGI server
+# hands chunked bodies, broken framing and short bodies to the app as they come.
+
+SERVED_LIMIT = 8192
+SERVED_PATH = PREFIX + TOKEN_HOOK.default_path
+
+
+def served_app() -> Flask:
+    """The app gunicorn serves for these tests: the token hook, a small body limit, debug on
+    (so that an exception escaping the extension would reach the client as a 500)."""
+    hooks = OktaHooks()
+    hooks.mount(TOKEN_HOOK, safe_outcome_handler(TOKEN_HOOK))
+    app = build_app(hooks, OKTA_HOOKS_MAX_BODY=SERVED_LIMIT)
+    app.debug = True
+    return app
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, int]]:
+    if importlib.util.find_spec("gunicorn") is None:
+        pytest.skip("gunicorn is not installed (the example extra)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--worker-class", "gthread", "--threads", "4", "--chdir", str(root),
+         "--log-level", "warning", "tests.test_body:served_app()"],
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, "gunicorn exited"
+                time.sleep(0.1)
+        yield "127.0.0.1", port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def exchange(address: tuple[str, int], head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """Send a raw request (``head`` is the request line and headers), return status and body.
+
+    The body is sent from a thread: the server may answer, and close, before taking it all.
+    """
+    with socket.create_connection(address, timeout=20) as conn:
+        conn.sendall(head + b"\r\n")
+
+        def send_body() -> None:
+            with contextlib.suppress(OSError):
+                conn.sendall(body)
+
+        sender = threading.Thread(target=send_body, daemon=True)
+        sender.start()
+        received = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := conn.recv(65536):
+                received += chunk
+        sender.join(timeout=20)
+    status_line, _, rest = received.partition(b"\r\n")
+    _, _, response_body = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), response_body
+
+
+def request_head(*headers: str) -> bytes:
+    lines = [f"POST {SERVED_PATH} HTTP/1.1", "Host: 127.0.0.1", "Connection: close",
+             "Content-Type: application/json", f"Authorization: {SECRET}", *headers]  # fmt: skip
+    return "".join(f"{line}\r\n" for line in lines).encode("latin-1")
+
+
+def chunked(data: bytes, size: int = 65536) -> bytes:
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
+def padded_call(size: int) -> bytes:
+    """A valid token hook call padded with spaces to ``size`` bytes."""
+    call = json.dumps(make_payload(TOKEN_HOOK)).encode()
+    return call + b" " * (size - len(call))
+
+
+def assert_json_error(status: int, received: bytes, expected: int, code: str) -> None:
+    assert status == expected, received[:300]
+    assert json.loads(received)["error"]["code"] == code
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_of_exactly_the_limit_is_served(server: tuple[str, int], framing: str) -> None:
+    data = padded_call(SERVED_LIMIT)
+    if framing == "chunked":
+        status, _ = exchange(server, request_head("Transfer-Encoding: chunked"), chunked(data))
+    else:
+        status, _ = exchange(server, request_head(f"Content-Length: {len(data)}"), data)
+
+    assert status == 204  # the safe outcome: served, no commands
+
+
+def test_one_byte_over_the_limit_with_its_length_is_refused(server: tuple[str, int]) -> None:
+    data = padded_call(SERVED_LIMIT + 1)
+
+    status, received = exchange(server, request_head(f"Content-Length: {len(data)}"), data)
+
+    assert_json_error(status, received, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("extra", [1, 10 * 1024 * 1024])
+def test_a_chunked_body_over_the_limit_is_refused_not_cut_short(
+    server: tuple[str, int], extra: int
+) -> None:
+    # A valid call fills the limit; what follows must not be dropped and the rest served.
+    data = padded_call(SERVED_LIMIT) + b" " * extra
+
+    status, received = exchange(server, request_head("Transfer-Encoding: chunked"), chunked(data))
+
+    assert_json_error(status, received, 413, "payload_too_large")
+
+
+BROKEN_FRAMING = {
+    "chunk size not hex": (["Transfer-Encoding: chunked"], b"zz\r\n{}\r\n0\r\n\r\n"),
+    "chunk without its CRLF": (["Transfer-Encoding: chunked"], b"2\r\n{}XX0\r\n\r\n"),
+    "chunk size overflowing": (["Transfer-Encoding: chunked"], b"f" * 40 + b"\r\n{}\r\n"),
+    "malformed trailer": (["Transfer-Encoding: chunked"], b"2\r\n{}\r\n0\r\nno colon\r\n\r\n"),
+    "body shorter than its length": (["Content-Length: 100"], b"{}"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_FRAMING.values(), ids=BROKEN_FRAMING.keys())
+def test_a_body_that_cannot_be_read_gets_a_json_400(
+    server: tuple[str, int], case: tuple[list[str], bytes]
+) -> None:
+    headers, raw = case
+    with socket.create_connection(server, timeout=20) as conn:
+        conn.sendall(request_head(*headers) + b"\r\n" + raw)
+        conn.shutdown(socket.SHUT_WR)  # the client is done: a short body ends here
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    status_line, _, rest = received.partition(b"\r\n")
+
+    assert_json_error(
+        int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2], 400, "bad_request"
+    )

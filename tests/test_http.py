@@ -13,6 +13,7 @@ import hmac
 import io
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -268,6 +269,31 @@ def test_auth_can_be_turned_off_for_local_development(caplog: pytest.LogCaptureF
     assert response.status_code == 204
 
 
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+#: Inline hook types whose calls carry an email address in Okta's samples.
+PROFILE_TYPES = [
+    t for t in HOOK_TYPES if t.slug != "events" and EMAIL.search(json.dumps(make_payload(t)))
+]
+
+
+@pytest.mark.parametrize("hook_type", PROFILE_TYPES, ids=[t.slug for t in PROFILE_TYPES])
+def test_an_inline_calls_profile_data_is_never_logged(
+    every_hook_client: FlaskClient, hook_type: HookType, caplog: pytest.LogCaptureFixture
+) -> None:
+    canary = "ann.canary.5e1d@example.test"
+    payload = EMAIL.sub(canary, json.dumps(payload_for(hook_type))).encode()
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="flask_okta_hooks")
+
+    response = send(every_hook_client, hook_type, payload)
+
+    assert response.status_code in (200, 204)
+    assert caplog.records  # the call was logged at all
+    for record in caplog.records:
+        logged = f"{record.getMessage()} {record.args} {record.exc_text} {vars(record)}"
+        assert "canary" not in logged, record
+
+
 def test_defaults_are_written_into_the_app_config() -> None:
     hooks = OktaHooks()
     app = build_app(hooks)
@@ -381,6 +407,21 @@ def test_a_chunked_body_within_the_limit_is_served(
     assert response.status_code in (200, 204)
 
 
+@pytest.mark.parametrize("length", ["\u00b2", "1\u0663", "-1", "+2", "0x10", "2 2"])
+def test_a_content_length_that_is_not_a_number_gets_a_json_400(
+    every_hook_app: Flask, hook_type: HookType, length: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    every_hook_app.debug = True  # an escaping exception would show the debugger's page
+
+    with caplog.at_level(logging.WARNING, logger="flask_okta_hooks"):
+        response = send(
+            every_hook_app.test_client(), hook_type, environ_overrides={"CONTENT_LENGTH": length}
+        )
+
+    expect_error(response, 400, "bad_request")
+    assert "outcome=refused status=400 reason=bad_request" in caplog.text  # logged as refused
+
+
 class CountingStream(io.BytesIO):
     """A request body that records how much of it the server read."""
 
@@ -417,6 +458,7 @@ BAD_BODIES: dict[str, tuple[bytes, str]] = {
     "-Infinity": (b'{"data": {"x": -Infinity}}', "invalid_json"),
     "1e999": (b'{"data": {"x": 1e999}}', "invalid_json"),
     "huge integer": (b'{"data": {"x": ' + b"9" * 5000 + b"}}", "invalid_json"),
+    "integer past 64 bits": (b'{"data": {"x": 18446744073709551616}}', "invalid_json"),
     "lone surrogate": (b'{"data": {"x": "\\ud800"}}', "invalid_json"),
     "depth 33": (deep(33), "too_deep"),
     "depth 1000": (deep(1000), "too_deep"),

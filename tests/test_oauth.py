@@ -8,6 +8,7 @@ sample token-hook request. Time is a fake clock injected into the app's verifier
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -33,7 +34,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from flask_okta_hooks import ConfigurationError, OktaHooks, TokenHookRequest, TokenHookResponse
-from flask_okta_hooks.oauth import KEY_MAX_AGE, RETRY_WITHOUT_KEYS, verifier_for
+from flask_okta_hooks.oauth import KEY_MAX_AGE, RETRY_WITHOUT_KEYS, fetch_jwks, verifier_for
 
 from .conftest import sample_bytes
 
@@ -432,6 +433,7 @@ BAD_TOKENS: dict[str, Callable[[Tokens], str]] = {
     ),
     "HS256 keyed with the public key": lambda t: t.hs256_with_public_key(),
     "RS384": lambda t: t.make(alg="RS384"),
+    "RS512": lambda t: t.make(alg="RS512"),
     "PS256": lambda t: t.make(alg="PS256"),
     "ES256": lambda t: t.make(alg="ES256", key=t.ec_key),
     "alg lower-case rs256": lambda t: t.compact({"alg": "rs256", "kid": "kid-a"}, t.claims()),
@@ -674,6 +676,81 @@ def test_slow_jwks_is_503_within_the_timeout(
     reply = call(bearer(tokens.make()))
     assert_jwks_unavailable(reply)
     assert reply.seconds < 1.5
+
+
+class TricklingJwks:
+    """A JWKS server that sends its status line and headers one byte at a time, then its
+    body: each byte comes well within a read timeout, the headers take seconds."""
+
+    def __init__(self, keys: list[Any], seconds: float = 8.0) -> None:
+        body = json.dumps({"keys": keys}).encode()
+        self.head = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        )
+        self.body = body
+        self.interval = seconds / len(self.head)
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}{JWKS_PATH}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while not self.stop.is_set():
+                conn, _ = self.listener.accept()
+                threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            for i in range(len(self.head)):
+                if self.stop.wait(self.interval):
+                    return
+                conn.sendall(self.head[i : i + 1])
+            conn.sendall(self.body)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def trickling(tokens: Tokens) -> Iterator[TricklingJwks]:
+    server = TricklingJwks([public_jwk(tokens.key_a, "kid-a")])
+    yield server
+    server.close()
+
+
+def test_a_jwks_fetch_ends_within_its_timeout_in_total(trickling: TricklingJwks) -> None:
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        fetch_jwks(trickling.url, 0.5)
+
+    assert time.monotonic() - started < 1.5  # the headers alone take 8 s
+
+
+def test_a_trickling_jwks_holds_no_call_past_the_jwks_timeout(
+    make_app: AppFactory, call: Callable[..., Reply], tokens: Tokens, trickling: TricklingJwks
+) -> None:
+    make_app(OAUTH_JWKS_URL=trickling.url, OAUTH_JWKS_TIMEOUT=0.5)
+
+    with ThreadPoolExecutor(3) as pool:  # the others wait for the key set's lock
+        replies = list(pool.map(lambda _: call(bearer(tokens.make())), range(3)))
+
+    for reply in replies:
+        assert_jwks_unavailable(reply)
+        assert reply.seconds < 2.0
+
+
+def test_a_jwks_fetch_never_outlasts_the_calls_deadline(
+    make_app: AppFactory, call: Callable[..., Reply], tokens: Tokens, trickling: TricklingJwks
+) -> None:
+    make_app(OAUTH_JWKS_URL=trickling.url, OAUTH_JWKS_TIMEOUT=1.0, DEADLINE=0.25)
+
+    reply = call(bearer(tokens.make()))
+
+    assert_jwks_unavailable(reply)
+    assert reply.seconds < 0.8
 
 
 def closed_port_url() -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import subprocess
 import sys
 from typing import Any
 
@@ -190,6 +192,82 @@ def test_a_calls_values_are_masked_while_it_runs() -> None:
 
     assert masked == f"sent {MASK} to {MASK} (12 tries)"
     assert filtered("sent 4815162342").getMessage() == "sent 4815162342"
+
+
+# --- time and size ------------------------------------------------------------------------------
+
+#: Units that repeat into text the patterns have the most work on: key words in one long run,
+#: key words split by the characters keys may hold, separators, quotes and credentials.
+ADVERSARIAL = {
+    "a run of key words": "token",
+    "key words and dashes": "token-",
+    "key words before a separator": "token_password=",
+    "quoted keys without values": "'password':",
+    "unclosed quotes": "password='x",
+    "JWT starts": "eyJ-",
+    "bearers": "bearer ",
+    "a mixture": "tokenpassword" * 9 + " secret: " + "x" * 30 + ' "token": eyJabcd.efgh \u00e9 ',
+}
+
+# Timed in a child process, so that a pattern gone quadratic fails the test instead of
+# holding the suite (1 MB of the old patterns took hours), in CPU time, the best of five,
+# so that a busy machine does not pass for a slow pattern.
+_TIMING_SCRIPT = """
+import json, sys, time
+from flask_okta_hooks import redaction
+redaction.MAX_TEXT = 2_000_000  # the patterns themselves, unbounded by the cut
+units = json.loads(sys.argv[1])
+best = {}
+for name, unit in units.items():
+    for size in (200_000, 1_000_000):
+        text = (unit * (size // len(unit) + 1))[:size]
+        runs = []
+        for _ in range(5):
+            started = time.process_time()
+            redaction.redact_text(text)
+            runs.append(time.process_time() - started)
+        best[f"{name} {size}"] = min(runs)
+print(json.dumps(best))
+"""
+
+
+def test_redaction_takes_time_linear_in_the_text() -> None:
+    try:
+        child = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
+            [sys.executable, "-c", _TIMING_SCRIPT, json.dumps(ADVERSARIAL)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("redacting 200 KB and 1 MB of adversarial text took over two minutes")
+    timings = json.loads(child.stdout)
+
+    for name in ADVERSARIAL:
+        small, large = timings[f"{name} 200000"], timings[f"{name} 1000000"]
+        # Five times the text: linear takes about 5x, quadratic 25x.
+        assert large < 10 * max(small, 1e-4), (name, small, large)
+
+
+def test_text_past_the_bound_is_cut_at_a_space_and_not_logged() -> None:
+    head = "x" * (redaction.MAX_TEXT - 50)
+    text = f"{head} {CONFIGURED[:-1]}{CONFIGURED[-1]} password=hunter2-canary"
+
+    masked = filtered("%s", text).getMessage()
+
+    assert masked.startswith(head)
+    assert len(masked) <= redaction.MAX_TEXT
+    assert masked.endswith(f" <{len(text) - len(head)} characters not logged>")
+    for part in (CONFIGURED[:4], "hunter2"):
+        assert part not in masked
+
+
+def test_a_long_run_without_spaces_is_not_logged_at_all() -> None:
+    assert (
+        redact_text("a" * (redaction.MAX_TEXT + 1))
+        == f" <{redaction.MAX_TEXT + 1} characters not logged>"
+    )
 
 
 # --- line breaks and exceptions ---------------------------------------------------------------
