@@ -546,6 +546,13 @@ class EventHookRequest(HookRequest):
         return _VERIFICATION.answer(challenge)
 
 
+def load_event(raw: Any) -> LogEvent:
+    """One event from its JSON object, as an intake kept it; validated like a delivery's."""
+    if type(raw) is not dict:
+        raise InvalidPayload(fields=("event",))
+    return _load(_LOG_EVENT, raw, "event")  # type: ignore[no-any-return]
+
+
 def _load_events(data: dict[str, Any]) -> tuple[LogEvent, ...]:
     loaded = []
     # An array: the hook type's required sections are checked before the request is built.
