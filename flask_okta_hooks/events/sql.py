@@ -168,12 +168,19 @@ class SqlIntake:
             t.c.available_at <= now,
             or_(t.c.lease_until.is_(None), t.c.lease_until < now),
         )
+        # A scalar subquery runs once: ``IN (...)`` may be re-run per row by PostgreSQL's
+        # planner and then lease more rows than the one returned.
         oldest = (
-            select(t.c.id).where(ready).order_by(t.c.id).limit(1).with_for_update(skip_locked=True)
+            select(t.c.id)
+            .where(ready)
+            .order_by(t.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
         )
         statement = (
             update(t)
-            .where(t.c.id.in_(oldest), ready)
+            .where(t.c.id == oldest, ready)
             .values(lease_owner=owner, lease_until=now + self.lease, attempts=t.c.attempts + 1)
             .returning(t.c.id, t.c.path, t.c.uuid, t.c.body, t.c.attempts)
         )
@@ -262,6 +269,12 @@ class SqlIntake:
         return int(count)
 
     # --- consumer threads in the web process -------------------------------------------------
+
+    def close(self) -> None:
+        """Stop this process's consumer threads (after their event) and close connections."""
+        if self.consumer_threads is not None:
+            self.consumer_threads.stop()
+        self.engine.dispose()
 
     def start(self, handle: Handle, give_up: Handle, threads: int) -> None:
         """Run ``threads`` consumer threads here (a parked event keeps its claim)."""
