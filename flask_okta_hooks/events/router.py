@@ -28,7 +28,7 @@ from ..hooks.events import EventHookRequest, LogEvent
 from .backend import BackendError
 from .dedupe import DedupeStore
 from .intake import QueuedEvent
-from .runtime import EventsRuntime, printable, release
+from .runtime import EventsRuntime, log_failure, printable, release
 
 if TYPE_CHECKING:
     from ..blueprint import OktaHooks
@@ -143,12 +143,7 @@ class EventRouter:
             if handler is not None:
                 handler(event)
         except Exception as exc:
-            logger.error(
-                "okta event handler failed: event_type=%r uuid=%r error=%s",
-                printable(event.event_type),
-                printable(event.uuid),
-                type(exc).__name__,
-            )
+            log_failure(event, exc)
             if key is not None:
                 release(store, key)
             return False

@@ -13,7 +13,7 @@ from flask import Flask
 
 from ..config import Settings
 from ..errors import ConfigurationError
-from ..hooks.events import load_event
+from ..hooks.events import LogEvent, load_event
 from .backend import BackendError
 from .dedupe import DedupeStore, resolve_dedupe
 from .intake import EventIntake, MemoryIntake, QueuedEvent, resolve_intake
@@ -86,8 +86,7 @@ class EventsRuntime:
         """Run the handler of one queued event with the app context pushed.
 
         The handler is looked up now, by the event's type; an event nobody handles any
-        more is dropped. Raises what the handler raised (logged by type only: a message
-        could quote the event, which carries personal data).
+        more is dropped. Raises what the handler raised (logged).
         """
         app = self._app()
         if app is None:
@@ -107,12 +106,7 @@ class EventsRuntime:
         try:
             handler(event)
         except Exception as exc:
-            logger.error(
-                "okta event handler failed: event_type=%r uuid=%r error=%s",
-                printable(event.event_type),
-                printable(event.uuid),
-                type(exc).__name__,
-            )
+            log_failure(event, exc)
             raise
         finally:
             try:
@@ -140,6 +134,17 @@ def release(store: DedupeStore | None, key: str) -> None:
         logger.error(
             "okta event de-duplication store failed to release: error=%s", type(exc).__name__
         )
+
+
+def log_failure(event: LogEvent, exc: Exception) -> None:
+    """Log a failed handler by exception type only: a message could quote the event, which
+    carries personal data."""
+    logger.error(
+        "okta event handler failed: event_type=%r uuid=%r error=%s",
+        printable(event.event_type),
+        printable(event.uuid),
+        type(exc).__name__,
+    )
 
 
 def printable(value: str | None) -> str | None:
