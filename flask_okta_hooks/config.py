@@ -401,9 +401,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "EVENTS_DEDUPE",
         "memory",
-        "Event hooks: where the ids of events taken on are kept, so each is handled once: "
-        "'memory' (this process, bounded), a Redis or SQLAlchemy URL shared by all "
-        "processes, a DedupeStore, or None.",
+        "Event hooks, memory intake or inline: where the ids of events taken on are kept, "
+        "so each is handled once: 'memory' (this process, bounded), a Redis or SQLAlchemy "
+        "URL shared by all processes, a DedupeStore, or None (a database intake keeps "
+        "them in its own table).",
         _dedupe,
     ),
     Setting(

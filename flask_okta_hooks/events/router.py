@@ -85,7 +85,9 @@ class EventRouter:
         state = app.extensions[EXTENSION_KEY][self.config_prefix]
         settings: Settings = state.settings.get(app.config)
         runtime: EventsRuntime = state.events
-        store = runtime.store(settings.events_dedupe)
+        # A durable intake that keeps each event once claims and queues in one commit.
+        dedupes = getattr(runtime.intake, "deduplicates", False) and not settings.events_inline
+        store = None if dedupes else runtime.store(settings.events_dedupe)
         # Two Okta event hooks may both send one event, to two endpoints of this app (or of
         # a fleet sharing the store): the key names the endpoint as well as the event.
         rule = request.url_rule if has_request_context() else None

@@ -1,9 +1,13 @@
 """The durable intake: accepted events are rows of a SQL table (SQLAlchemy 2, extra ``[sql]``).
 
 A delivery's events are committed in one transaction before the endpoint answers 204.
+The table is its own de-duplication store: ``(path, uuid)`` is unique, and a handled
+event's row is kept (``done``) for ``keep`` seconds, so a redelivery inserts nothing.
+Claim and queue are one commit: no crash between them can leave an event claimed and
+never queued.
 A consumer takes one event at a time under a lease: on PostgreSQL with
 ``FOR UPDATE SKIP LOCKED`` (consumers never wait for each other), on SQLite with one
-conditional ``UPDATE`` (the database's write lock makes it atomic). The row is deleted
+conditional ``UPDATE`` (the database's write lock makes it atomic). The row is marked done
 only after the handler returned. A consumer that dies holds its lease until it expires,
 then another takes the event: the handler may then run a second time for that event.
 
@@ -21,8 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigurationError
 from .backend import sql_engine, wrapped
-from .dedupe import create_table
+from .dedupe import DEFAULT_TTL, create_table
 from .intake import Handle, QueuedEvent
 
 if TYPE_CHECKING:
@@ -34,6 +39,7 @@ logger = logging.getLogger("flask_okta_hooks")
 
 QUEUED = "queued"
 FAILED = "failed"
+DONE = "done"
 #: Longest wait between two retries of a failing handler.
 MAX_RETRY_DELAY = 3600.0
 #: Seconds an idle consumer waits before it looks for events written by other processes.
@@ -78,16 +84,30 @@ class SqlIntake:
         attempts: int = 5,
         lease: float = 60.0,
         retry_delay: float = 2.0,
+        keep: float = DEFAULT_TTL,
         clock: Callable[[], float] = time.time,
         key: str = "SqlIntake",
     ) -> None:
-        from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table
+        from sqlalchemy import (
+            BigInteger,
+            Column,
+            Float,
+            Index,
+            Integer,
+            MetaData,
+            String,
+            Table,
+            UniqueConstraint,
+        )
         from sqlalchemy import Text as TextType
 
         self.engine = sql_engine(engine, key) if isinstance(engine, str) else engine
+        if self.engine.dialect.name not in ("postgresql", "sqlite"):
+            raise ConfigurationError(f"{key}: the database intake runs on PostgreSQL or SQLite")
         self.attempts = attempts
         self.lease = lease
         self.retry_delay = retry_delay
+        self.keep = keep
         self.clock = clock
         self.table = Table(
             table,
@@ -103,7 +123,10 @@ class SqlIntake:
             Column("lease_owner", String(128)),
             Column("lease_until", Float),
             Column("error", String(128)),
+            Column("finished_at", Float),
             Index(f"{table}_ready", "status", "available_at"),
+            # Several NULL uuids are distinct in both SQLite and PostgreSQL.
+            UniqueConstraint("path", "uuid", name=f"{table}_once"),
         )
         self._wake = threading.Condition()
         self.consumer_threads: ConsumerThreads | None = None
@@ -113,8 +136,12 @@ class SqlIntake:
 
     # --- the web side ------------------------------------------------------------------------
 
+    #: The table keeps each event once: the endpoint needs no other de-duplication store.
+    deduplicates = True
+
     def put(self, events: Sequence[QueuedEvent]) -> None:
-        """Commit ``events`` in one transaction; they are durable when this returns."""
+        """Commit the new ones of ``events`` in one transaction; they are durable when this
+        returns. An event whose ``(path, uuid)`` is already there is skipped."""
         now = self.clock()
         rows = [
             {
@@ -128,9 +155,15 @@ class SqlIntake:
             for e in events
         ]
         with wrapped(_BACKEND), self.engine.begin() as connection:
-            connection.execute(self.table.insert(), rows)
+            connection.execute(self._insert_new(), rows)
         with self._wake:
             self._wake.notify(len(rows))
+
+    def _insert_new(self) -> Any:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect: Any = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(self.table).on_conflict_do_nothing(index_elements=["path", "uuid"])
 
     def check(self) -> None:
         """Count the waiting events; :class:`~.backend.BackendError` when the database fails."""
@@ -192,10 +225,15 @@ class SqlIntake:
         return Taken(row.id, event, row.attempts, owner)
 
     def done(self, taken: Taken) -> None:
-        """The handler returned: the event is removed."""
+        """The handler returned: the event is kept as done, so a redelivery is skipped."""
         t = self.table
+        values = {"status": DONE, "lease_owner": None, "lease_until": None}
         with wrapped(_BACKEND), self.engine.begin() as connection:
-            connection.execute(t.delete().where(t.c.id == taken.id, t.c.lease_owner == taken.owner))
+            connection.execute(
+                t.update()
+                .where(t.c.id == taken.id, t.c.lease_owner == taken.owner)
+                .values(finished_at=self.clock(), **values)
+            )
 
     def fail(self, taken: Taken, error: str) -> bool:
         """The handler raised: retry later, or park the event; ``True`` when parked."""
@@ -224,9 +262,13 @@ class SqlIntake:
             )
 
     def park_expired(self) -> int:
-        """Park events whose every attempt ended with a lost lease (their consumer died)."""
+        """Park events whose every attempt ended with a lost lease (their consumer died),
+        and forget the events handled more than ``keep`` seconds ago."""
         t = self.table
         with wrapped(_BACKEND), self.engine.begin() as connection:
+            connection.execute(
+                t.delete().where(t.c.status == DONE, t.c.finished_at < self.clock() - self.keep)
+            )
             parked = connection.execute(
                 t.update()
                 .where(
