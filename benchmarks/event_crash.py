@@ -37,7 +37,7 @@ from _server import HERE, free_port, gunicorn_command
 from flask import Flask
 
 from flask_okta_hooks import LogEvent, OktaHooks
-from flask_okta_hooks.testing.payloads import event_hook_request, log_event
+from flask_okta_hooks.samples import event_hook_request, log_event
 
 SECRET = "crash-check-secret-8d3e1a7f5c2b"
 PATH = "/okta/hooks/events"
