@@ -76,7 +76,8 @@ def create_app() -> Flask:
 
     @app.get("/stats")
     def stats() -> Any:
-        runner = app.extensions.get("okta_hooks_runners", {}).get("OKTA_HOOKS_")
+        state = app.extensions.get("okta_hooks", {}).get("OKTA_HOOKS_")
+        runner = state.runner if state is not None else None
         pool = runner.pool if runner is not None else None
         lanes = [lane.inline for lane in runner._lanes.values()] if runner is not None else []
         return jsonify(

@@ -6,7 +6,6 @@ checked against Okta's rules, before anything reaches Okta.
 """
 
 from .blueprint import OktaHooks
-from .dedupe import DedupeStore, MemoryDedupeStore
 from .errors import (
     ConfigurationError,
     DeadlineExceeded,
@@ -18,6 +17,17 @@ from .errors import (
     TemporarilyUnavailable,
     Violation,
 )
+from .events import (
+    BackendError,
+    DedupeStore,
+    EventIntake,
+    MemoryDedupeStore,
+    MemoryIntake,
+    QueuedEvent,
+    RedisDedupeStore,
+    SqlDedupeStore,
+)
+from .events.sql import SqlIntake
 from .failure import Failure, FailurePolicy, Reason
 from .hook_types import HOOK_TYPES, FailureDirection, HookType
 from .hooks.events import (
@@ -96,6 +106,7 @@ __all__ = [
     "AppUserProfile",
     "AssertionSection",
     "AttributeNameFormat",
+    "BackendError",
     "ConfigurationError",
     "DeadlineExceeded",
     "DedupeStore",
@@ -104,6 +115,7 @@ __all__ = [
     "ErrorCause",
     "EventHookRequest",
     "EventHookResponse",
+    "EventIntake",
     "Failure",
     "FailureDirection",
     "FailurePolicy",
@@ -131,6 +143,7 @@ __all__ = [
     "LogTarget",
     "LogTransaction",
     "MemoryDedupeStore",
+    "MemoryIntake",
     "MessageProfile",
     "MintedToken",
     "OktaHooks",
@@ -142,8 +155,10 @@ __all__ = [
     "PasswordImportHookRequest",
     "PasswordImportHookResponse",
     "PasswordVerdict",
+    "QueuedEvent",
     "Reason",
     "RedactingFilter",
+    "RedisDedupeStore",
     "RegistrationFlow",
     "RegistrationHookRequest",
     "RegistrationHookResponse",
@@ -160,6 +175,8 @@ __all__ = [
     "SamlSubject",
     "Secret",
     "Severity",
+    "SqlDedupeStore",
+    "SqlIntake",
     "SubjectConfirmation",
     "TelephonyHookRequest",
     "TelephonyHookResponse",

@@ -22,7 +22,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 from flask.sansio.scaffold import setupmethod
 
-from . import delivery, oauth, redaction
+from . import redaction
 from .auth import authenticate
 from .body import check_content_headers, parse_json, read_body
 from .config import (
@@ -36,8 +36,19 @@ from .config import (
 from .deadline import Clock
 from .endpoint import AsyncHandler, Endpoint, Handler, OnFailure, Register, SyncHandler
 from .errors import HookRequestError, MethodNotAllowed
+from .events.router import EventDecorator, EventRouter
+from .events.runtime import EventsRuntime
 from .failure import FAILURE_ENVIRON_KEY, FailurePolicy, Outcome
-from .hook_types import PASSWORD_IMPORT, REGISTRATION, SAML, TELEPHONY, TOKEN, USER_IMPORT, HookType
+from .hook_types import (
+    EVENTS,
+    PASSWORD_IMPORT,
+    REGISTRATION,
+    SAML,
+    TELEPHONY,
+    TOKEN,
+    USER_IMPORT,
+    HookType,
+)
 from .hooks.password_import import PasswordImportHookRequest, PasswordImportHookResponse
 from .hooks.registration import RegistrationHookRequest, RegistrationHookResponse
 from .hooks.saml import SamlHookRequest, SamlHookResponse
@@ -45,14 +56,14 @@ from .hooks.telephony import TelephonyHookRequest, TelephonyHookResponse
 from .hooks.token import TokenHookRequest, TokenHookResponse
 from .hooks.user_import import UserImportHookRequest, UserImportHookResponse
 from .logs import log_call
+from .oauth import BearerVerifier
 from .rendering import error_response, render
 from .request import HookRequest
 from .response import HookResponse
 from .runner import HandlerRunner
 from .signals import send_answered, send_received
+from .state import PrefixState
 
-#: ``app.extensions`` key of the handler runners (worker pool and lanes), one per prefix.
-RUNNERS_KEY = "okta_hooks_runners"
 _ENDPOINT_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 Req = TypeVar("Req", bound=HookRequest)
@@ -140,7 +151,7 @@ class OktaHooks(Blueprint):
     )
     user_import = HookDecorator[UserImportHookRequest, UserImportHookResponse](USER_IMPORT)
     telephony = HookDecorator[TelephonyHookRequest, TelephonyHookResponse](TELEPHONY)
-    event = delivery.EventDecorator()
+    event = EventDecorator()
 
     def __init__(
         self,
@@ -192,20 +203,24 @@ class OktaHooks(Blueprint):
         self.record(lambda state: self._add_route(state, endpoint))
 
     def register(self, app: App, options: dict[str, Any]) -> None:
-        """Apply and validate the configuration, make the worker pool, then register the
-        routes. Also puts the :class:`~.redaction.RedactingFilter` on the extension's logger.
+        """Apply and validate the configuration, make the prefix's state (worker pool,
+        OAuth verifier, event intake), then register the routes. Also puts the
+        :class:`~.redaction.RedactingFilter` on the extension's logger.
         """
         settings = apply_defaults(app.config, self.config_prefix)
         header_only = [path for path, e in self.endpoints.items() if not e.hook_type.bearer_auth]
         require_header_secret(settings, self.config_prefix, header_only)
-        caches = app.extensions.setdefault(EXTENSION_KEY, {})
-        caches[self.config_prefix] = SettingsCache(self.config_prefix, settings, app.config)
-        runners = app.extensions.setdefault(RUNNERS_KEY, {})
-        if self.config_prefix not in runners:
-            runners[self.config_prefix] = HandlerRunner(
-                settings.workers, self.clock, self.config_prefix + "WORKERS"
-            )
-        oauth.install(app, self.config_prefix)
+        states: dict[str, PrefixState] = app.extensions.setdefault(EXTENSION_KEY, {})
+        cache = SettingsCache(self.config_prefix, settings, app.config)
+        state = states.get(self.config_prefix)
+        if state is None:
+            runner = HandlerRunner(settings.workers, self.clock, self.config_prefix + "WORKERS")
+            state = PrefixState(cache, runner, BearerVerifier())
+            states[self.config_prefix] = state
+        state.settings = cache
+        has_events = any(e.hook_type is EVENTS for e in self.endpoints.values())
+        if has_events and state.events is None:
+            state.events = EventsRuntime(app, self.config_prefix, settings)  # type: ignore[arg-type]
         redaction.install()
         super().register(app, options)
 
@@ -217,7 +232,8 @@ class OktaHooks(Blueprint):
             def worker_exit(server, worker):
                 hooks.drain(app, timeout=10)
         """
-        return delivery.drain(app, self.config_prefix, timeout)
+        state: PrefixState | None = app.extensions.get(EXTENSION_KEY, {}).get(self.config_prefix)
+        return True if state is None or state.events is None else state.events.drain(timeout)
 
     def _add_route(self, state: BlueprintSetupState, endpoint: Endpoint) -> None:
         # The rule matches every method so that wrong methods reach the view and get the
@@ -228,6 +244,10 @@ class OktaHooks(Blueprint):
         name = f"{state.name_prefix}.{state.name}.{endpoint.name}".lstrip(".")
         app = state.app
         app.url_map.add(app.url_rule_class(rule, endpoint=name, subdomain=state.subdomain))
+        if isinstance(endpoint.handler, EventRouter):
+            events = app.extensions[EXTENSION_KEY][self.config_prefix].events
+            events.routers[rule] = endpoint.handler
+            events.routers.setdefault(endpoint.path, endpoint.handler)
 
         def view() -> Response:
             return self._serve(endpoint)
@@ -238,7 +258,8 @@ class OktaHooks(Blueprint):
 
     def _serve(self, endpoint: Endpoint) -> Response:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        settings: Settings = app.extensions[EXTENSION_KEY][self.config_prefix].get(app.config)
+        prefix_state: PrefixState = app.extensions[EXTENSION_KEY][self.config_prefix]
+        settings: Settings = prefix_state.settings.get(app.config)
         environ = request.environ
         started = self.clock()
         call: HookRequest | None = None
@@ -249,7 +270,7 @@ class OktaHooks(Blueprint):
             authenticate(
                 environ,
                 settings,
-                oauth.verifier_for(app, self.config_prefix),
+                prefix_state.verifier,
                 bearer=endpoint.hook_type.bearer_auth,
             )
             if method == "GET":  # Okta's only GET: the event hook verification
@@ -262,8 +283,7 @@ class OktaHooks(Blueprint):
                 call = endpoint.hook_type.request_class.from_payload(payload)
                 call.set_deadline(started + settings.deadline, self.clock)
                 send_received(app, endpoint.hook_type.slug, call.event_id)
-                runner: HandlerRunner = app.extensions[RUNNERS_KEY][self.config_prefix]
-                outcome = runner.run(app, endpoint, call, settings, render)
+                outcome = prefix_state.runner.run(app, endpoint, call, settings, render)
         except HookRequestError as exc:  # includes a section the handler read being malformed
             outcome = Outcome(None, refusal=exc)
         response = self._respond(app, outcome)

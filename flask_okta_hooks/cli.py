@@ -10,7 +10,8 @@ app gets the group; without installing, add it by hand: ``app.cli.add_command(cl
   answer as Okta would; the exit status is 1 when Okta would reject or drop it, or when
   the handler failed and its failure outcome was sent instead. With ``--verify``, send
   the verification GET Okta sends to event hooks instead;
-* ``openapi``: an OpenAPI 3.1 document of the endpoints (needs the ``openapi`` extra).
+* ``openapi``: an OpenAPI 3.1 document of the endpoints (needs the ``openapi`` extra);
+* ``worker``, ``events failed``, ``events retry``: see :mod:`.events.cli`.
 
 Secrets never appear in the output: the auth header is shown masked.
 """
@@ -37,6 +38,7 @@ from flask.cli import AppGroup, ScriptInfo
 
 from .config import Settings
 from .errors import HookRequestError, Violation
+from .events.cli import events_group, worker_command
 from .failure import Failure
 from .hook_types import HOOK_TYPES, HookType
 from .oauth import _http_opener
@@ -52,6 +54,9 @@ OKTA_TIMEOUT = 3.0
 MASK = "****"
 
 cli = AppGroup("okta-hooks", help="Okta hook endpoints: list, sample, simulate, document.")
+
+cli.add_command(worker_command)
+cli.add_command(events_group)
 
 _SLUGS = [hook_type.slug for hook_type in HOOK_TYPES]
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from .dedupe import DedupeStore
 from .errors import ConfigurationError
 from .redaction import remember_secrets
 from .rules import waivable
@@ -193,13 +192,30 @@ def _seconds(high: float) -> Callable[[str, Any], float]:
     return parse
 
 
-def _dedupe(key: str, value: Any) -> DedupeStore | str | None:
-    if value is None or value == "memory" or isinstance(value, DedupeStore):
-        return value  # type: ignore[no-any-return]
+def _dedupe(key: str, value: Any) -> Any:
+    if value is None or (isinstance(value, str) and _backend_name(value)):
+        return value
+    if callable(getattr(value, "claim", None)) and callable(getattr(value, "release", None)):
+        return value
     raise ConfigurationError(
-        f"{key} must be 'memory', None, or an object with claim(event_id) -> bool and "
-        f"release(event_id) methods (see flask_okta_hooks.DedupeStore)"
+        f"{key} must be 'memory', a URL ('redis://host:6379/0', 'sqlite:///dedupe.db', "
+        f"'postgresql+psycopg://host/db'), None, or an object with claim(key) -> bool and "
+        f"release(key) methods (see flask_okta_hooks.DedupeStore)"
     )
+
+
+def _intake(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not _backend_name(value):
+        raise ConfigurationError(
+            f"{key} must be 'memory' or a SQLAlchemy database URL such as "
+            f"'sqlite:///okta-events.db' or 'postgresql+psycopg://host/db'"
+        )
+    return value
+
+
+def _backend_name(value: str) -> bool:
+    # The shape only: the backend is made, and its driver imported, at registration.
+    return value == "memory" or "://" in value
 
 
 def _deadline(key: str, value: Any) -> float:
@@ -375,32 +391,64 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
     ),
     Setting(
+        "EVENTS_INTAKE",
+        "memory",
+        "Event hooks: where events wait for their handlers: 'memory' (this process; lost "
+        "if it stops) or a SQLAlchemy database URL (kept until handled); read when the "
+        "blueprint is registered.",
+        _intake,
+    ),
+    Setting(
         "EVENTS_DEDUPE",
         "memory",
-        "Event hooks: where the ids of events taken on are kept, so each is handled once: "
-        "'memory' (this process, bounded), a DedupeStore shared by all processes, or None.",
+        "Event hooks, memory intake or inline: where the ids of events taken on are kept, "
+        "so each is handled once: 'memory' (this process, bounded), a Redis or SQLAlchemy "
+        "URL shared by all processes, a DedupeStore, or None (a database intake keeps "
+        "them in its own table).",
         _dedupe,
     ),
     Setting(
         "EVENTS_WORKERS",
         4,
-        "Event hooks: background threads running the handlers, per app and prefix; read "
-        "when the blueprint is registered.",
-        _int_between(1, 64),
+        "Event hooks: threads of the web process running the handlers, per app and prefix; "
+        "0 leaves a database intake's events to 'flask okta-hooks worker'; read when the "
+        "blueprint is registered.",
+        _int_between(0, 64),
     ),
     Setting(
         "EVENTS_QUEUE",
         1000,
-        "Event hooks: most events waiting for a background thread; a delivery that does "
-        "not fit is answered 503, and Okta retries it once.",
+        "Event hooks, memory intake: most events waiting; a delivery that would take the "
+        "queue beyond it is answered 503 (Okta retries it once), unless nothing waits.",
         _int_between(1, 1_000_000),
     ),
     Setting(
         "EVENTS_EXIT_WAIT",
         5.0,
-        "Event hooks: seconds the interpreter waits at exit for waiting events to be "
-        "handled; read when the blueprint is registered.",
+        "Event hooks, memory intake: seconds the interpreter waits at exit for waiting "
+        "events to be handled; read when the blueprint is registered.",
         _seconds(300.0),
+    ),
+    Setting(
+        "EVENTS_ATTEMPTS",
+        5,
+        "Event hooks, database intake: runs of a failing handler before its event is "
+        "parked as failed; read when the blueprint is registered.",
+        _int_between(1, 100),
+    ),
+    Setting(
+        "EVENTS_LEASE",
+        60.0,
+        "Event hooks, database intake: seconds a consumer holds an event; a handler must "
+        "finish within it, and an event of a dead consumer runs again after it.",
+        _seconds(86_400.0),
+    ),
+    Setting(
+        "EVENTS_RETRY_DELAY",
+        2.0,
+        "Event hooks, database intake: seconds before a failed handler runs again, doubled "
+        "per attempt (at most an hour).",
+        _seconds(3600.0),
     ),
     Setting(
         "DEADLINE",
@@ -468,10 +516,14 @@ class Settings:
     strict: bool | None
     waived_rules: frozenset[str]
     events_inline: bool
-    events_dedupe: DedupeStore | str | None
+    events_intake: str
+    events_dedupe: Any
     events_workers: int
     events_queue: int
     events_exit_wait: float
+    events_attempts: int
+    events_lease: float
+    events_retry_delay: float
     deadline: float
     workers: int
     inline_under: float

@@ -34,7 +34,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from flask.sansio.app import App
 
-from .config import DEFAULT_PREFIX, OAuthSettings
+from .config import DEFAULT_PREFIX, EXTENSION_KEY, OAuthSettings
 from .errors import JwksUnavailable, Unauthorized
 
 if TYPE_CHECKING:
@@ -58,7 +58,6 @@ KEY_MAX_AGE = 3600.0
 RETRY_WITHOUT_KEYS = 5.0
 #: How much longer than one fetch a request waits for another thread's fetch.
 LOCK_WAIT_SLACK = 0.25
-EXTENSION_KEY = "okta_hooks_oauth"
 AUTHORIZATION_ENVIRON_KEY = "HTTP_AUTHORIZATION"
 
 Clock = Callable[[], float]
@@ -484,16 +483,6 @@ def _scopes(scp: Any) -> list[str]:
 # --- app state ---------------------------------------------------------------------------
 
 
-def install(app: App, prefix: str = DEFAULT_PREFIX) -> BearerVerifier:
-    """Give ``app`` a verifier for ``prefix`` unless it has one, and return it.
-
-    The blueprint calls this when it is registered; nothing is fetched until the first
-    call with a bearer token.
-    """
-    verifiers: dict[str, BearerVerifier] = app.extensions.setdefault(EXTENSION_KEY, {})
-    return verifiers.setdefault(prefix, BearerVerifier())
-
-
 def verifier_for(app: App, prefix: str = DEFAULT_PREFIX) -> BearerVerifier:
     """The verifier of ``app`` for the configuration ``prefix``.
 
@@ -501,5 +490,5 @@ def verifier_for(app: App, prefix: str = DEFAULT_PREFIX) -> BearerVerifier:
 
         verifier_for(app).clock = lambda: 1_700_000_000.0
     """
-    verifier: BearerVerifier = app.extensions[EXTENSION_KEY][prefix]
+    verifier: BearerVerifier = app.extensions[EXTENSION_KEY][prefix].verifier
     return verifier

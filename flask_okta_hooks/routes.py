@@ -45,7 +45,9 @@ class HookRoute:
 
     def settings(self, app: Flask) -> Settings:
         """The validated settings this endpoint runs with, read from ``app.config`` now."""
-        settings: Settings = app.extensions[EXTENSION_KEY][self.config_prefix].get(app.config)
+        settings: Settings = app.extensions[EXTENSION_KEY][self.config_prefix].settings.get(
+            app.config
+        )
         return settings
 
     def auth(self, app: Flask) -> str:

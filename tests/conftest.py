@@ -154,3 +154,83 @@ def serve(
     hooks = OktaHooks()
     hooks.mount(HOOK_TYPES_BY_SLUG[hook] if isinstance(hook, str) else hook, handler)
     return OktaClient(build_app(hooks, **config)).post(hook, payload)
+
+
+# --- real services: PostgreSQL and Redis ------------------------------------------------------
+#
+# Tests marked ``postgres`` or ``redis`` talk to a real server. Where none answers they skip
+# with a reason that says how to run them; under CI (``CI=true``) such a skip is a failure,
+# so CI cannot go green without the services.
+
+POSTGRES_HOST = os.environ.get("OKTA_HOOKS_TEST_POSTGRES", "postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("OKTA_HOOKS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+SERVICE_MARKERS = {
+    "postgres": f"PostgreSQL at {POSTGRES_HOST} (OKTA_HOOKS_TEST_POSTGRES)",
+    "redis": f"Redis at {REDIS_URL} (OKTA_HOOKS_TEST_REDIS)",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, what in SERVICE_MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: needs {what}")
+
+
+def _service_skip(what: str, error: BaseException) -> None:
+    pytest.skip(
+        f"{what} is not reachable ({type(error).__name__}): start it, or run .ci/run, "
+        f"which starts the services the suite needs"
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or os.environ.get("CI", "").lower() not in ("true", "1"):
+        return
+    services = [name for name in SERVICE_MARKERS if item.get_closest_marker(name)]
+    if services:
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = (
+            f"CI=true and a service test was skipped ({', '.join(services)}): {reason}"
+        )
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A SQLAlchemy URL of a fresh PostgreSQL database, dropped after the test."""
+    psycopg = pytest.importorskip("psycopg", reason="the 'sql' extra is not installed")
+    name = f"okta_hooks_test_{os.urandom(6).hex()}"
+    user, _, hostport = POSTGRES_HOST.rpartition("@")
+    host, _, port = hostport.partition(":")
+    admin = f"host={host} port={port or 5432} user={user or 'postgres'} dbname=postgres"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        _service_skip(SERVICE_MARKERS["postgres"], exc)
+    try:
+        yield f"postgresql+psycopg://{user or 'postgres'}@{host}:{port or 5432}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test on the Redis server; its keys are deleted after the test."""
+    redis = pytest.importorskip("redis", reason="the 'redis' extra is not installed")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        _service_skip(SERVICE_MARKERS["redis"], exc)
+    prefix = f"okta-hooks-test:{os.urandom(6).hex()}:"
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

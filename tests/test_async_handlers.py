@@ -70,7 +70,7 @@ class AsyncApp:
         return response, time.perf_counter() - started
 
     def inline(self) -> bool:
-        runners = self.app.extensions["okta_hooks_runners"]["OKTA_HOOKS_"]
+        runners = self.app.extensions["okta_hooks"]["OKTA_HOOKS_"].runner
         return bool(runners.inline(self.hooks.endpoints["/token"]))
 
     def warm_up(self, lane: dict[str, Any]) -> None:

@@ -28,8 +28,8 @@ from flask_okta_hooks import (
     OutcomeResult,
     Severity,
 )
-from flask_okta_hooks import delivery as delivery_module
 from flask_okta_hooks.errors import InvalidPayload
+from flask_okta_hooks.events import intake as intake_module
 from flask_okta_hooks.hooks.events import MAX_CHALLENGE_BYTES
 
 from .conftest import (
@@ -701,7 +701,11 @@ def test_the_store_setting_is_checked_at_start_up(routed: OktaHooks) -> None:
     with pytest.raises(ConfigurationError, match="OKTA_HOOKS_EVENTS_DEDUPE must be"):
         build_app(routed, OKTA_HOOKS_EVENTS_DEDUPE="redis")
     with pytest.raises(ConfigurationError, match="OKTA_HOOKS_EVENTS_WORKERS"):
-        build_app(OktaHooks(), OKTA_HOOKS_EVENTS_WORKERS=0)
+        build_app(OktaHooks(), OKTA_HOOKS_EVENTS_WORKERS=65)
+    with pytest.raises(ConfigurationError, match="at least 1 with the 'memory' intake"):
+        build_app(routed, OKTA_HOOKS_EVENTS_WORKERS=0)
+    with pytest.raises(ConfigurationError, match="OKTA_HOOKS_EVENTS_INTAKE must be"):
+        build_app(routed, OKTA_HOOKS_EVENTS_INTAKE="events.db")
     with pytest.raises(ConfigurationError, match="OKTA_HOOKS_EVENTS_QUEUE"):
         build_app(OktaHooks(), OKTA_HOOKS_EVENTS_QUEUE=0)
     with pytest.raises(ConfigurationError, match="OKTA_HOOKS_EVENTS_INLINE"):
@@ -787,12 +791,11 @@ def test_a_batch_larger_than_the_queue_is_taken_when_nothing_waits(recorder: Rec
 
 
 def hooks_pending(app: Flask) -> int:
-    runtime = app.extensions["okta_hooks_events"]["OKTA_HOOKS_"]
-    return int(runtime.worker.pending)
+    return int(app.extensions["okta_hooks"]["OKTA_HOOKS_"].events.intake.pending)
 
 
 def queued(app: Flask) -> int:
-    return len(app.extensions["okta_hooks_events"]["OKTA_HOOKS_"].worker._jobs)
+    return len(app.extensions["okta_hooks"]["OKTA_HOOKS_"].events.intake._events)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
@@ -879,7 +882,7 @@ def test_waiting_events_are_handled_at_exit() -> None:
     assert deliver(app.test_client(), delivery(log_event())).status_code == 204
     threading.Timer(0.05, release.set).start()
 
-    delivery_module._wait_at_exit()  # what the interpreter runs at exit
+    intake_module.wait_at_exit()  # what the interpreter runs at exit
 
     assert done == ["uuid-1"]
 

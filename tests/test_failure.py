@@ -406,7 +406,7 @@ def test_a_full_pool_answers_at_once(release: threading.Event) -> None:
 
 
 def runner_of(app: Flask) -> HandlerRunner:
-    runner: HandlerRunner = app.extensions["okta_hooks_runners"]["OKTA_HOOKS_"]
+    runner: HandlerRunner = app.extensions["okta_hooks"]["OKTA_HOOKS_"].runner
     return runner
 
 

@@ -64,7 +64,7 @@ class RaisingApp:
         return answers[0]
 
     def inline(self) -> bool:
-        lanes = self.app.extensions["okta_hooks_runners"]["OKTA_HOOKS_"]
+        lanes = self.app.extensions["okta_hooks"]["OKTA_HOOKS_"].runner
         return bool(lanes.inline(self.hooks.endpoints["/registration"]))
 
 

@@ -49,7 +49,7 @@ def registration_app(handler: Callable[[Any], Any], **config: Any) -> Flask:
 
 
 def runner_of(app: Flask) -> HandlerRunner:
-    runner: HandlerRunner = app.extensions["okta_hooks_runners"]["OKTA_HOOKS_"]
+    runner: HandlerRunner = app.extensions["okta_hooks"]["OKTA_HOOKS_"].runner
     return runner
 
 

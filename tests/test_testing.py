@@ -641,7 +641,9 @@ def test_tokens_follow_the_verifier_clock(okta_client: OktaClient, app: Flask) -
 def test_a_foreign_key_is_not_trusted(app: Flask) -> None:
     trusted, foreign = SigningKey(), SigningKey()
     trusted.install(app)
-    token = foreign.token_for(app.extensions["okta_hooks"]["OKTA_HOOKS_"].get(app.config).oauth)
+    token = foreign.token_for(
+        app.extensions["okta_hooks"]["OKTA_HOOKS_"].settings.get(app.config).oauth
+    )
     client = OktaClient(app, signing_key=trusted)
 
     result = client.post(

@@ -5,7 +5,7 @@ the fact (``data.events``), wants a quick empty 2xx, retries once after a timeou
 5xx, and may deliver an event late, out of order or more than once. Before the first
 delivery Okta checks the endpoint once with a GET whose challenge header is echoed.
 
-This module types the envelope and the events; :mod:`flask_okta_hooks.delivery` hands
+This module types the envelope and the events; :mod:`flask_okta_hooks.events.router` hands
 each event to its handler. The headline of every event (``uuid``, ``eventType``,
 ``published`` ...) is validated when the delivery arrives, so a malformed batch is a 400;
 the nested sections (``actor``, ``client``, ``target`` ...) are validated when a handler
@@ -546,6 +546,13 @@ class EventHookRequest(HookRequest):
         return _VERIFICATION.answer(challenge)
 
 
+def load_event(raw: Any) -> LogEvent:
+    """One event from its JSON object, as an intake kept it; validated like a delivery's."""
+    if type(raw) is not dict:
+        raise InvalidPayload(fields=("event",))
+    return _load(_LOG_EVENT, raw, "event")  # type: ignore[no-any-return]
+
+
 def _load_events(data: dict[str, Any]) -> tuple[LogEvent, ...]:
     loaded = []
     # An array: the hook type's required sections are checked before the request is built.
@@ -567,9 +574,10 @@ class EventHookResponse(HookResponse):
     reads_body = False
     empty_meaning = "The delivery is accepted; its events are handled after this answer."
     extra_statuses = {  # noqa: RUF012 (read-only class data)
-        503: "The delivery was not taken on (the event queue is full, the store of handled "
-        "events cannot be reached, a handler run before the answer failed, or taking the "
-        "delivery on failed or ran past the deadline); Okta sends it once more.",
+        503: "The delivery was not taken on (the event queue is full, the intake or the "
+        "store of handled events cannot be reached, a handler run before the answer "
+        "failed, or taking the delivery on failed or ran past the deadline); Okta sends "
+        "it once more.",
     }
     # A 204 after a failure would tell Okta its events were taken on when they may not
     # be; Okta's one retry is their only way in, and claimed events are not run twice.

@@ -1,0 +1,302 @@
+"""Acknowledged events under crashes: how many got Okta's 204 and were never handled.
+
+Serves an app with gunicorn (gthread, 2 workers x 4 threads) whose one event handler
+records each event's uuid in a table. Six callers send ``--events`` events in deliveries
+of 30, each delivery sent once more when it gets no 2xx (Okta's one retry), while a
+killer SIGKILLs a web worker, and with a database intake an event worker
+(``flask okta-hooks worker``, restarted at once), every ``--kill-every`` seconds. Then it
+waits for the intake to drain and prints sent, acknowledged, handled, lost (acknowledged
+and never handled) and duplicates (handled more than once); events a database intake
+still holds when ``--drain-timeout`` passes are counted apart (kept, not lost).
+
+    python benchmarks/event_crash.py [--intake memory|sqlite|postgres] [--events 20000]
+        [--kill-every 0.7] [--drain-timeout 180]
+
+PostgreSQL runs on 127.0.0.1:5432 (trust auth), in a database made for the run and
+dropped after it. Exits 1 when an event was lost with a database intake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import sqlalchemy
+from _server import HERE, free_port, gunicorn_command
+from flask import Flask
+
+from flask_okta_hooks import LogEvent, OktaHooks
+from flask_okta_hooks.samples import event_hook_request, log_event
+
+SECRET = "crash-check-secret-8d3e1a7f5c2b"
+PATH = "/okta/hooks/events"
+BATCH = 30
+CALLERS = 6
+INTAKE_ENV = "EVENT_CRASH_INTAKE"
+RECORD_ENV = "EVENT_CRASH_RECORD"
+#: Okta waits 3 s for an answer.
+OKTA_TIMEOUT = 3.0
+
+
+# --- the app ------------------------------------------------------------------------------------
+
+
+def create_app() -> Flask:
+    """The served app (and the worker's): its handler records each event it handles."""
+    record = sqlalchemy.create_engine(os.environ[RECORD_ENV])
+    handled = sqlalchemy.table("crash_handled", sqlalchemy.column("uuid"))
+    hooks = OktaHooks()
+
+    @hooks.event()
+    def remember(event: LogEvent) -> None:
+        with record.begin() as connection:
+            connection.execute(handled.insert().values(uuid=event.uuid))
+
+    intake = os.environ[INTAKE_ENV]
+    app = Flask(__name__)
+    app.config.update(
+        OKTA_HOOKS_SECRETS=[SECRET],
+        OKTA_HOOKS_EVENTS_INTAKE=intake,
+        # Web processes only take events in; `flask okta-hooks worker` processes run them.
+        OKTA_HOOKS_EVENTS_WORKERS=4 if intake == "memory" else 0,
+        OKTA_HOOKS_EVENTS_LEASE=3.0,
+        OKTA_HOOKS_EVENTS_RETRY_DELAY=0.2,
+        OKTA_HOOKS_EVENTS_EXIT_WAIT=0.0,
+    )
+    app.register_blueprint(hooks)
+    return app
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+class Database:
+    """Where the handled uuids (and a database intake's rows) go for one run."""
+
+    def __init__(self, kind: str, folder: Path) -> None:
+        self.kind = kind
+        self.name = f"okta_hooks_crash_{os.urandom(5).hex()}"
+        if kind == "postgres":
+            self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
+            self._admin("CREATE DATABASE")
+        else:
+            self.url = f"sqlite:///{folder / 'crash.db'}"
+        self.engine = sqlalchemy.create_engine(self.url)
+        with self.engine.begin() as connection:
+            connection.execute(sqlalchemy.text("CREATE TABLE crash_handled (uuid VARCHAR(64))"))
+
+    def _admin(self, verb: str) -> None:
+        admin = sqlalchemy.create_engine(
+            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
+        )
+        suffix = " WITH (FORCE)" if verb.startswith("DROP") else ""
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'{verb} "{self.name}"{suffix}'))
+        admin.dispose()
+
+    def handled(self) -> list[str]:
+        with self.engine.connect() as connection:
+            query = sqlalchemy.text("SELECT uuid FROM crash_handled")
+            return [row[0] for row in connection.execute(query)]
+
+    def waiting(self) -> int:
+        with self.engine.connect() as connection:
+            query = "SELECT count(*) FROM okta_hook_events WHERE status = 'queued'"
+            return int(connection.execute(sqlalchemy.text(query)).scalar_one())
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.kind == "postgres":
+            self._admin("DROP DATABASE IF EXISTS")
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (gunicorn's workers)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+class Fleet:
+    """gunicorn and, for a database intake, two event worker processes."""
+
+    def __init__(self, intake: str, record: str, folder: Path) -> None:
+        self.env = {**os.environ, INTAKE_ENV: intake, RECORD_ENV: record}
+        self.port = free_port()
+        command = gunicorn_command(
+            "event_crash:create_app()",
+            self.port,
+            workers=2,
+            threads=4,
+            graceful_timeout=3,
+            options=["--error-logfile", str(folder / "gunicorn.log")],
+        )
+        self.log = (folder / "processes.log").open("w")
+        self.web = subprocess.Popen(
+            command, env=self.env, start_new_session=True, stdout=self.log, stderr=self.log
+        )
+        self.workers = [self._worker() for _ in range(2)] if intake != "memory" else []
+
+    def _worker(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "flask", "--app", "event_crash:create_app"]
+        return subprocess.Popen(
+            [*command, "okta-hooks", "worker", "--progress", "0"],
+            cwd=HERE,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill_one(self, turn: int) -> None:
+        """SIGKILL a web worker, or (every other turn) an event worker, restarted at once."""
+        if self.workers and turn % 2:
+            index = random.randrange(len(self.workers))
+            self.workers[index].kill()
+            self.workers[index].wait()
+            self.workers[index] = self._worker()
+            return
+        web_workers = children(self.web.pid)
+        if web_workers:
+            os.kill(random.choice(web_workers), signal.SIGKILL)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            worker.wait(timeout=60)
+        os.killpg(self.web.pid, signal.SIGTERM)
+        self.web.wait(timeout=30)
+        self.log.close()
+
+
+def post(port: int, body: bytes) -> int:
+    """POST one delivery; 0 when the connection broke or timed out."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=OKTA_TIMEOUT)
+    headers = {"Content-Type": "application/json", "Authorization": SECRET}
+    try:
+        connection.request("POST", PATH, body, headers)
+        return connection.getresponse().status
+    except OSError:
+        return 0
+    finally:
+        connection.close()
+
+
+def wait_ready(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    probe = json.dumps(event_hook_request(events=[])).encode()
+    while post(port, probe) != 204:
+        if time.monotonic() > deadline:
+            raise SystemExit("gunicorn did not start")
+        time.sleep(0.2)
+
+
+def send_all(port: int, count: int) -> tuple[list[str], set[str]]:
+    """Send ``count`` events; the uuids sent and those acknowledged (204 to some attempt)."""
+    uuids = [f"crash-{i:06d}" for i in range(count)]
+    batches: queue.Queue[list[str]] = queue.Queue()
+    for start in range(0, count, BATCH):
+        batches.put(uuids[start : start + BATCH])
+    acknowledged: set[str] = set()
+    lock = threading.Lock()
+
+    def caller() -> None:
+        while True:
+            try:
+                batch = batches.get_nowait()
+            except queue.Empty:
+                return
+            events = [log_event("user.session.start", uuid=uuid) for uuid in batch]
+            body = json.dumps(event_hook_request(events=events)).encode()
+            if post(port, body) == 204 or post(port, body) == 204:  # Okta retries once
+                with lock:
+                    acknowledged.update(batch)
+
+    threads = [threading.Thread(target=caller) for _ in range(CALLERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return uuids, acknowledged
+
+
+def run(kind: str, count: int, kill_every: float, drain_timeout: float) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        database = Database("postgres" if kind == "postgres" else "sqlite", Path(folder))
+        intake = "memory" if kind == "memory" else database.url
+        fleet = Fleet(intake, database.url, Path(folder))
+        try:
+            wait_ready(fleet.port)
+            stop = threading.Event()
+
+            def killer() -> None:
+                turn = 0
+                while not stop.wait(kill_every):
+                    fleet.kill_one(turn)
+                    turn += 1
+
+            started = time.monotonic()
+            killing = threading.Thread(target=killer)
+            killing.start()
+            sent, acknowledged = send_all(fleet.port, count)
+            stop.set()
+            killing.join()
+            took = time.monotonic() - started
+            settle(database, kind, drain_timeout)
+            handled = database.handled()
+            waiting = 0 if kind == "memory" else database.waiting()
+        finally:
+            fleet.stop()
+            database.close()
+    unique = set(handled)
+    # Events still queued when the drain timeout passed are not lost: they are kept.
+    lost = len(acknowledged - unique) - waiting
+    print(
+        f"{kind}: sent={len(sent)} acknowledged={len(acknowledged)} "
+        f"({100 * len(acknowledged) / len(sent):.1f} %) handled={len(unique)} lost={lost} "
+        f"duplicates={len(handled) - len(unique)} still_queued={waiting} sending_s={took:.1f}"
+    )
+    return 1 if lost and kind != "memory" else 0
+
+
+def settle(database: Database, kind: str, timeout: float) -> None:
+    """Wait until no event waits (database) or the handled count stops moving (memory)."""
+    deadline = time.monotonic() + timeout
+    last, still = -1, 0
+    while time.monotonic() < deadline:
+        if kind != "memory" and database.waiting():
+            time.sleep(0.5)
+            continue
+        count = len(database.handled())
+        still = still + 1 if count == last else 0
+        if still >= 6:
+            return
+        last = count
+        time.sleep(0.5)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--intake", choices=["memory", "sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--kill-every", type=float, default=0.7)
+    parser.add_argument("--drain-timeout", type=float, default=180.0)
+    args = parser.parse_args()
+    return run(args.intake, args.events, args.kill_every, args.drain_timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
