@@ -7,6 +7,7 @@ read per request: :meth:`SettingsCache.get` re-validates only when a raw value c
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import logging
 import math
@@ -547,11 +548,42 @@ def require_header_secret(settings: Settings, prefix: str, paths: Sequence[str])
         )
 
 
+#: Every configuration prefix an :class:`~flask_okta_hooks.OktaHooks` was made with, so
+#: that the keys of ``OKTA_HOOKS_PARTNER_`` are not taken for misspelt ``OKTA_HOOKS_`` keys
+#: even when that blueprint is registered after the other.
+_prefixes: set[str] = {DEFAULT_PREFIX}
+
+
+def declare_prefix(prefix: str) -> None:
+    """Make ``prefix``'s keys known to the check of every other prefix."""
+    _prefixes.add(prefix)
+
+
+def refuse_unknown_keys(config: Mapping[str, Any], prefix: str) -> None:
+    """Raise :class:`ConfigurationError` for a ``prefix`` key that is no setting.
+
+    A misspelt key would otherwise be ignored silently and its setting keep its default,
+    which for a secret or a deadline is found out only in production.
+    """
+    names = {setting.name for setting in SETTINGS}
+    nested = [other for other in _prefixes if other != prefix and other.startswith(prefix)]
+    for key in config:
+        if not isinstance(key, str) or not key.startswith(prefix):
+            continue
+        name = key[len(prefix) :]
+        if name in names or any(key.startswith(other) for other in nested):
+            continue
+        close = difflib.get_close_matches(name, sorted(names), n=1)
+        fix = f"did you mean {prefix}{close[0]}?" if close else "remove it or correct its name"
+        raise ConfigurationError(f"{key} is not a flask-okta-hooks setting: {fix}")
+
+
 def apply_defaults(config: dict[str, Any], prefix: str = DEFAULT_PREFIX) -> Settings:
     """Write the defaults into ``config``, validate every value and return the settings.
 
-    Raises :class:`ConfigurationError` naming the key and the fix.
+    Raises :class:`ConfigurationError` naming the key and the fix, for a misspelt key too.
     """
+    refuse_unknown_keys(config, prefix)
     for setting in SETTINGS:
         config.setdefault(prefix + setting.name, setting.default)
     settings = _build(_raw(config, _keys(prefix)), prefix)
