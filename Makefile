@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 MIN_VENV := .venv-minimum
+# The other Python versions setup.cfg claims; `make test` runs on $(PYTHON) (3.11).
+PYTHON_VERSIONS ?= 3.12 3.13
 
-.PHONY: install run test test-minimum lint typecheck bench fuzz clean
+.PHONY: install run test test-minimum test-versions lint typecheck bench fuzz clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +43,25 @@ test-minimum:
 		-c .ci/minimum-versions.txt -e '.[test,example]'
 	$(MIN_VENV)/bin/pytest -q -p no:cacheprovider
 
+# The suite (pytest only) on each of PYTHON_VERSIONS, in a venv per version; the
+# interpreter is pythonX.Y from PATH, or else pyenv's latest X.Y. The property tests, a
+# third of the suite's time, run in `make test` only: they fuzz version-independent code.
+VERSIONS_PYTEST_ARGS ?= --ignore=tests/test_properties.py
+test-versions: $(foreach v,$(PYTHON_VERSIONS),.venv-$(v)/.installed)
+	@set -e; for v in $(PYTHON_VERSIONS); do \
+		echo "== Python $$v"; \
+		.venv-$$v/bin/pytest -q -p no:cacheprovider $(VERSIONS_PYTEST_ARGS); \
+	done
+
+.venv-%/.installed: setup.cfg pyproject.toml
+	@py=$$(command -v python$* >/dev/null && python$* -c '' 2>/dev/null && echo python$*) || \
+		py=$$(pyenv root 2>/dev/null)/versions/$$(pyenv latest $* 2>/dev/null)/bin/python$*; \
+	test -x "$$py" || command -v "$$py" >/dev/null || \
+		{ echo "Python $* not found: install it (e.g. pyenv install $*) or set PYTHON_VERSIONS"; exit 1; }; \
+	"$$py" -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --disable-pip-version-check -e '.[test,example]'
+	touch $@
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/dispatch.py
 
@@ -60,4 +81,4 @@ fuzz: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/fuzz/openapi_check.py
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MIN_VENV) $(foreach v,$(PYTHON_VERSIONS),.venv-$(v)) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,9 @@ with the typed response helpers; requests are authenticated and validated, respo
 checked against Okta's rules, before anything reaches Okta.
 """
 
+#: The package's version; setup.cfg reads it from here.
+__version__ = "0.1.0"
+
 from .blueprint import OktaHooks
 from .errors import (
     ConfigurationError,
@@ -29,7 +32,18 @@ from .events import (
 )
 from .events.sql import SqlIntake
 from .failure import Failure, FailurePolicy, Reason
-from .hook_types import HOOK_TYPES, FailureDirection, HookType
+from .hook_types import (
+    EVENTS,
+    HOOK_TYPES,
+    PASSWORD_IMPORT,
+    REGISTRATION,
+    SAML,
+    TELEPHONY,
+    TOKEN,
+    USER_IMPORT,
+    FailureDirection,
+    HookType,
+)
 from .hooks.events import (
     EventHookRequest,
     EventHookResponse,
@@ -102,7 +116,14 @@ from .response import ErrorCause, HookResponse
 from .secret import Secret
 
 __all__ = [
+    "EVENTS",
     "HOOK_TYPES",
+    "PASSWORD_IMPORT",
+    "REGISTRATION",
+    "SAML",
+    "TELEPHONY",
+    "TOKEN",
+    "USER_IMPORT",
     "AppUserProfile",
     "AssertionSection",
     "AttributeNameFormat",

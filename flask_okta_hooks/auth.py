@@ -3,7 +3,9 @@
 The check runs on the raw header bytes, before the body is read or parsed. A shared
 secret is compared exactly (no trimming, case-sensitive) and in constant time against
 every configured secret, so a secret can be rotated by listing the old and the new value.
-Bearer tokens are verified by :mod:`.oauth`.
+Bearer tokens are verified by :mod:`.oauth`. Custom headers an admin added to the hook in
+Okta (``REQUIRED_HEADERS``, such as an API gateway's key) are checked the same way as the
+secret, in every mode.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from .config import Settings
+from .config import RequiredHeader, Settings
 from .errors import Unauthorized
 from .oauth import AUTHORIZATION_ENVIRON_KEY, BearerVerifier, bearer_token
 
@@ -46,6 +48,25 @@ def secret_matches(presented: bytes, secrets: tuple[bytes, ...]) -> bool:
     return matched
 
 
+def header_matches(environ: dict[str, Any], environ_key: str, accepted: tuple[bytes, ...]) -> bool:
+    """Whether the header at ``environ_key`` holds one of ``accepted``, in constant time."""
+    presented = header_value(environ, environ_key)
+    if presented is None or len(presented) > MAX_HEADER_BYTES:
+        return False
+    return secret_matches(presented, accepted)
+
+
+def required_headers_match(environ: dict[str, Any], headers: tuple[RequiredHeader, ...]) -> bool:
+    """Whether every header of ``headers`` is present with one of its accepted values.
+
+    Every header is compared even after a mismatch, so timing does not tell which failed.
+    """
+    matched = True
+    for header in headers:
+        matched &= header_matches(environ, header.environ_key, header.values)
+    return matched
+
+
 def authenticate(
     environ: dict[str, Any],
     settings: Settings,
@@ -59,7 +80,11 @@ def authenticate(
     :func:`~.oauth.verifier_for`), and :class:`~.errors.JwksUnavailable` (503) is raised
     when the issuer's signing keys cannot be fetched. With ``bearer`` false (hook types
     Okta cannot call with OAuth 2.0) the header secret is checked in OAuth mode too.
+    The required custom headers are checked first, in every mode, as they cost no key fetch.
     """
+    required = settings.required_headers
+    if required and not required_headers_match(environ, required):
+        raise Unauthorized
     if settings.auth == "none":
         return
     if settings.auth == "oauth" and bearer:
@@ -69,8 +94,5 @@ def authenticate(
         # Authentication runs first, so the call's whole deadline is still ahead.
         verifier.verify(token, settings.oauth, within=settings.deadline)
         return
-    presented = header_value(environ, settings.auth_environ_key)
-    if presented is None or len(presented) > MAX_HEADER_BYTES:
-        raise Unauthorized
-    if not secret_matches(presented, settings.secrets):
+    if not header_matches(environ, settings.auth_environ_key, settings.secrets):
         raise Unauthorized

@@ -31,6 +31,7 @@ from .config import (
     Settings,
     SettingsCache,
     apply_defaults,
+    declare_prefix,
     require_header_secret,
 )
 from .deadline import Clock
@@ -165,6 +166,7 @@ class OktaHooks(Blueprint):
     ) -> None:
         super().__init__(name, import_name, url_prefix=url_prefix, **kwargs)
         self.config_prefix = config_prefix
+        declare_prefix(config_prefix)
         self.clock = clock
         self.endpoints: dict[str, Endpoint] = {}
         """The mounted handlers by path below the prefix."""

@@ -7,6 +7,7 @@ read per request: :meth:`SettingsCache.get` re-validates only when a raw value c
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import logging
 import math
@@ -87,13 +88,24 @@ def _waived(key: str, value: Any) -> frozenset[str]:
         raise ConfigurationError(f"{key}: {exc}") from None
 
 
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def _is_header_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and set(value) <= _TOKEN_CHARS
+
+
 def _header_name(key: str, value: Any) -> str:
-    token_chars = set(
-        "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    )
-    if not isinstance(value, str) or not value or not set(value) <= token_chars:
+    if not _is_header_name(value):
         raise ConfigurationError(f"{key} must be an HTTP header name such as 'Authorization'")
-    return value
+    return str(value)
+
+
+def environ_key(header: str) -> str:
+    """The WSGI environ key of a request header (``X-Gateway-Key`` -> ``HTTP_X_GATEWAY_KEY``)."""
+    return "HTTP_" + header.upper().replace("-", "_")
 
 
 def _optional_word(key: str, value: Any) -> str | None:
@@ -246,22 +258,58 @@ def _inline_under(key: str, value: Any) -> float:
     return float(value)
 
 
-def _secrets(key: str, value: Any) -> tuple[bytes, ...]:
-    if value is None:
-        return ()
+def _header_values(key: str, value: Any, what: str) -> tuple[bytes, ...]:
+    """One accepted header value or a list of them (for rotation), as UTF-8 bytes."""
     values = [value] if isinstance(value, str | bytes) else value
     if not isinstance(values, list | tuple):
         raise ConfigurationError(f"{key} must be a string or a list of strings")
-    secrets = []
+    accepted = []
     for item in values:
         if isinstance(item, str):
             item = item.encode("utf-8")
         if not isinstance(item, bytes) or not item.strip():
-            raise ConfigurationError(
-                f"{key} must hold non-empty strings: the exact value Okta sends in the auth header"
-            )
-        secrets.append(item)
-    return tuple(secrets)
+            raise ConfigurationError(f"{key} must hold non-empty strings: {what}")
+        accepted.append(item)
+    return tuple(accepted)
+
+
+def _secrets(key: str, value: Any) -> tuple[bytes, ...]:
+    if value is None:
+        return ()
+    return _header_values(key, value, "the exact value Okta sends in the auth header")
+
+
+@dataclass(frozen=True)
+class RequiredHeader:
+    """A custom header Okta sends with every call (set on the hook in Okta's Admin
+    Console) that a call must carry with one of ``values``."""
+
+    name: str
+    environ_key: str
+    values: tuple[bytes, ...]
+
+
+def _required_headers(key: str, value: Any) -> tuple[RequiredHeader, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"{key} must be a dict of header name to value (or list of values), "
+            f"such as {{'X-Gateway-Key': '<the value set in Okta>'}}"
+        )
+    headers: dict[str, RequiredHeader] = {}
+    for name, values in value.items():
+        if not _is_header_name(name):
+            raise ConfigurationError(f"{key} names {name!r}, which is not an HTTP header name")
+        where = environ_key(name)
+        if where in headers:
+            raise ConfigurationError(f"{key} names the header {name!r} twice")
+        item_key = f"{key}[{name!r}]"
+        accepted = _header_values(item_key, values, "the exact value Okta sends in that header")
+        if not accepted:
+            raise ConfigurationError(f"{item_key} must hold at least one value")
+        headers[where] = RequiredHeader(name, where, accepted)
+    return tuple(headers.values())
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -285,6 +333,14 @@ SETTINGS: tuple[Setting, ...] = (
         "The accepted header values (Okta's 'Authentication secret'), a "
         "string or a list for rotation without downtime; compared exactly.",
         _secrets,
+    ),
+    Setting(
+        "REQUIRED_HEADERS",
+        None,
+        "Custom headers Okta is set up to send with every call, as a dict of header name "
+        "to value (or a list of values for rotation); a call without one of them, or with "
+        "another value, is refused 401 before its body is read.",
+        _required_headers,
     ),
     Setting(
         "OAUTH_ISSUER",
@@ -500,6 +556,7 @@ class Settings:
     auth: str
     auth_header: str
     secrets: tuple[bytes, ...]
+    required_headers: tuple[RequiredHeader, ...]
     oauth_issuer: str | None
     oauth_audience: str | None
     oauth_jwks_url: str | None
@@ -533,7 +590,7 @@ class Settings:
     @property
     def auth_environ_key(self) -> str:
         """The WSGI environ key of the auth header (``Authorization`` -> ``HTTP_AUTHORIZATION``)."""
-        return "HTTP_" + self.auth_header.upper().replace("-", "_")
+        return environ_key(self.auth_header)
 
 
 def _keys(prefix: str) -> tuple[tuple[str, Any], ...]:
@@ -551,6 +608,14 @@ def _build(raw: tuple[Any, ...], prefix: str) -> Settings:
     }
     settings = Settings(**values)
     remember_secrets(settings.secrets)
+    for header in settings.required_headers:
+        remember_secrets(header.values)
+        bearer = settings.auth == "oauth" and header.environ_key == "HTTP_AUTHORIZATION"
+        if header.environ_key == settings.auth_environ_key or bearer:
+            raise ConfigurationError(
+                f"{prefix}REQUIRED_HEADERS names {header.name!r}, which carries the "
+                f"authentication itself: give that value in {prefix}SECRETS"
+            )
     if settings.auth == "header" and not settings.secrets:
         raise ConfigurationError(
             f"set {prefix}SECRETS to the value Okta sends in the {settings.auth_header} header "
@@ -599,11 +664,42 @@ def require_header_secret(settings: Settings, prefix: str, paths: Sequence[str])
         )
 
 
+#: Every configuration prefix an :class:`~flask_okta_hooks.OktaHooks` was made with, so
+#: that the keys of ``OKTA_HOOKS_PARTNER_`` are not taken for misspelt ``OKTA_HOOKS_`` keys
+#: even when that blueprint is registered after the other.
+_prefixes: set[str] = {DEFAULT_PREFIX}
+
+
+def declare_prefix(prefix: str) -> None:
+    """Make ``prefix``'s keys known to the check of every other prefix."""
+    _prefixes.add(prefix)
+
+
+def refuse_unknown_keys(config: Mapping[str, Any], prefix: str) -> None:
+    """Raise :class:`ConfigurationError` for a ``prefix`` key that is no setting.
+
+    A misspelt key would otherwise be ignored silently and its setting keep its default,
+    which for a secret or a deadline is found out only in production.
+    """
+    names = {setting.name for setting in SETTINGS}
+    nested = [other for other in _prefixes if other != prefix and other.startswith(prefix)]
+    for key in config:
+        if not isinstance(key, str) or not key.startswith(prefix):
+            continue
+        name = key[len(prefix) :]
+        if name in names or any(key.startswith(other) for other in nested):
+            continue
+        close = difflib.get_close_matches(name, sorted(names), n=1)
+        fix = f"did you mean {prefix}{close[0]}?" if close else "remove it or correct its name"
+        raise ConfigurationError(f"{key} is not a flask-okta-hooks setting: {fix}")
+
+
 def apply_defaults(config: dict[str, Any], prefix: str = DEFAULT_PREFIX) -> Settings:
     """Write the defaults into ``config``, validate every value and return the settings.
 
-    Raises :class:`ConfigurationError` naming the key and the fix.
+    Raises :class:`ConfigurationError` naming the key and the fix, for a misspelt key too.
     """
+    refuse_unknown_keys(config, prefix)
     for setting in SETTINGS:
         config.setdefault(prefix + setting.name, setting.default)
     settings = _build(_raw(config, _keys(prefix)), prefix)

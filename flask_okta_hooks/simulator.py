@@ -253,17 +253,18 @@ class OktaClient:
         """The headers that authenticate a call to ``route`` as configured now."""
         settings = route.settings(self.app)
         auth = route.auth(self.app)
+        # WSGI carries header values as latin-1 text: this gives Okta's exact bytes.
+        custom = {h.name: h.values[0].decode("latin-1") for h in settings.required_headers}
         if auth == "header":
-            # WSGI carries header values as latin-1 text: this gives Okta's exact bytes.
-            return {settings.auth_header: settings.secrets[0].decode("latin-1")}
+            return {settings.auth_header: settings.secrets[0].decode("latin-1")} | custom
         if auth == "oauth" and settings.oauth is not None:
             verifier = verifier_for(self.app, route.config_prefix)
             if route.config_prefix not in self._installed:
                 self.signing_key.install(self.app, route.config_prefix)
                 self._installed.add(route.config_prefix)
             token = self.signing_key.token_for(settings.oauth, now=verifier.clock(), **token_claims)
-            return {"Authorization": f"Bearer {token}"}
-        return {}
+            return {"Authorization": f"Bearer {token}"} | custom
+        return custom
 
     def post(
         self,
