@@ -188,7 +188,7 @@ def oauth_app(httpserver: HTTPServer, key: SigningKey) -> Flask:
 def test_oauth_mode_needs_the_header_besides_the_token(httpserver: HTTPServer) -> None:
     key = SigningKey()
     app = oauth_app(httpserver, key)
-    settings = app.extensions["okta_hooks"]["OKTA_HOOKS_"].get(app.config)
+    settings = app.extensions["okta_hooks"]["OKTA_HOOKS_"].settings.get(app.config)
     bearer = {"Authorization": f"Bearer {key.token_for(settings.oauth)}"}
     client = app.test_client()
     token_hook = HOOK_TYPES[0]
