@@ -3,6 +3,7 @@
 # Annotations are evaluated here (no ``from __future__ import annotations``), so that the
 # README example at the end, which imports its own names, lints clean as it stands.
 
+import asyncio
 import copy
 import json
 import logging
@@ -940,3 +941,49 @@ def test_the_worker_keeps_working_after_a_fork(recorder: Recorder) -> None:
 
 
 # --- README ----------------------------------------------------------------------------------
+
+
+# --- async def handlers ----------------------------------------------------------------------
+
+
+def async_recorder(recorder: Recorder, name: str) -> Callable[[LogEvent], Any]:
+    async def handle(event: LogEvent) -> None:
+        await asyncio.sleep(0)
+        assert current_app.name == "okta_hooks_test"  # the app context is pushed
+        recorder.handler(name)(event)
+
+    return handle
+
+
+def test_an_async_event_handler_runs_inline(recorder: Recorder) -> None:
+    hooks = OktaHooks()
+    hooks.event(DEACTIVATE)(async_recorder(recorder, "async"))
+
+    response = deliver(inline_app(hooks).test_client(), delivery(log_event(DEACTIVATE, "a")))
+
+    assert response.status_code == 204
+    assert recorder.seen == [("async", "a")]
+
+
+def test_an_async_event_handler_runs_after_the_answer(recorder: Recorder) -> None:
+    hooks = OktaHooks()
+    hooks.event()(async_recorder(recorder, "async"))
+    app = build_app(hooks)
+
+    response = deliver(app.test_client(), delivery(log_event(DEACTIVATE, "a")))
+
+    assert response.status_code == 204
+    assert hooks.drain(app, timeout=5)
+    assert recorder.seen == [("async", "a")]
+
+
+def test_a_failing_async_event_handler_is_a_503_inline(recorder: Recorder) -> None:
+    hooks = OktaHooks()
+
+    @hooks.event
+    async def broken(event: LogEvent) -> None:
+        raise RuntimeError("downstream unavailable")
+
+    response = deliver(inline_app(hooks).test_client(), delivery(log_event(DEACTIVATE, "a")))
+
+    assert response.status_code == 503

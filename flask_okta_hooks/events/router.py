@@ -13,6 +13,8 @@ then a 503 (the events that were handled stay claimed, so the retry runs only th
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -59,7 +61,10 @@ class EventRouter:
         self.catch_all: EventHandler | None = None
 
     def add(self, handler: EventHandler, event_types: Sequence[str]) -> None:
-        """Route ``event_types`` (none: every other type) to ``handler``."""
+        """Route ``event_types`` (none: every other type) to ``handler``, which may be an
+        ``async def`` function (run through the app's ``ensure_sync``: the ``async`` extra)."""
+        if inspect.iscoroutinefunction(handler):
+            handler = _through_ensure_sync(handler)
         if not event_types:
             if self.catch_all is not None:
                 raise ValueError("this endpoint already has a catch-all event handler")
@@ -150,6 +155,16 @@ class EventRouter:
                 release(store, key)
             return False
         return True
+
+
+def _through_ensure_sync(handler: EventHandler) -> EventHandler:
+    # Found once, when the handler is added; every path that runs a handler (inline, a
+    # consumer thread, a worker process) has the app context pushed.
+    @functools.wraps(handler)
+    def run(event: LogEvent) -> object:
+        return current_app.ensure_sync(handler)(event)
+
+    return run
 
 
 def _release(store: DedupeStore | None, claimed: Sequence[tuple[LogEvent, str | None]]) -> None:
