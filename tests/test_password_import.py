@@ -22,6 +22,7 @@ from flask_okta_hooks import (
 )
 from flask_okta_hooks.testing import (
     HookResult,
+    HookWarning,
     assert_empty_response,
     assert_password_unverified,
     assert_password_verified,
@@ -334,7 +335,10 @@ def test_in_production_an_answer_breaking_a_precaution_is_sent_with_a_warning(
     rule: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="flask_okta_hooks"):
+    with (
+        caplog.at_level(logging.WARNING, logger="flask_okta_hooks"),
+        pytest.warns(HookWarning, match=rule),
+    ):
         response = serve(handler, OKTA_HOOKS_STRICT=False)
 
     assert response.status_code == 200

@@ -21,6 +21,7 @@ from flask_okta_hooks import (
 )
 from flask_okta_hooks.testing import (
     HookResult,
+    HookWarning,
     assert_app_user_profile_updated,
     assert_empty_response,
     assert_okta_accepts,
@@ -293,7 +294,10 @@ def test_a_user_update_alone_links_when_the_request_already_links() -> None:
 def test_a_user_update_without_any_link_is_a_precaution(caplog: pytest.LogCaptureFixture) -> None:
     body = {"commands": [USER_UPDATE]}
 
-    with caplog.at_level(logging.WARNING, logger="flask_okta_hooks"):
+    with (
+        caplog.at_level(logging.WARNING, logger="flask_okta_hooks"),
+        pytest.warns(HookWarning, match="user_update_without_link"),
+    ):
         response = serve(lambda call: body, OKTA_HOOKS_STRICT=False)
 
     assert response.get_json() == body
