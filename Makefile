@@ -11,7 +11,7 @@ MIN_VENV := .venv-minimum
 # The other Python versions setup.cfg claims; `make test` runs on $(PYTHON) (3.11).
 PYTHON_VERSIONS ?= 3.12 3.13
 
-.PHONY: install run test test-minimum test-versions lint typecheck bench fuzz clean
+.PHONY: install run test test-minimum test-versions lint typecheck bench fuzz docs clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ test-versions: $(foreach v,$(PYTHON_VERSIONS),.venv-$(v)/.installed)
 	.venv-$*/bin/pip install --quiet --disable-pip-version-check -e '.[test,example]'
 	touch $@
 
+# The documentation as HTML in docs/_build/html; any warning fails the build.
+docs: $(STAMP)
+	$(BIN)/python -c 'import sphinx, furo, myst_parser' 2>/dev/null || \
+		$(BIN)/pip install --quiet --disable-pip-version-check -e '.[docs]'
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/dispatch.py
 
@@ -81,4 +87,4 @@ fuzz: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/fuzz/openapi_check.py
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) $(foreach v,$(PYTHON_VERSIONS),.venv-$(v)) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf docs/_build $(VENV) $(MIN_VENV) $(foreach v,$(PYTHON_VERSIONS),.venv-$(v)) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

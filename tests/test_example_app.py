@@ -382,7 +382,7 @@ def test_the_banner_shows_every_hook_url_and_where_the_secret_is_not_the_secret(
 def test_the_banner_gives_the_flask_command_the_readme_gives(tmp_path: Path) -> None:
     text = render(first_run(tmp_path), "http://127.0.0.1:5000")
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "example.md").read_text()
     flask = flask_command()
     commands = [line[line.index(flask) :] for line in text.splitlines() if flask in line]
     assert len(commands) == 2
@@ -436,11 +436,11 @@ def test_the_banner_hides_database_passwords(tmp_path: Path) -> None:
     assert "postgresql://hooks:***@db.internal/hooks" in text
 
 
-# --- README ---------------------------------------------------------------------------------
+# --- docs/example.md -------------------------------------------------------------------------
 
 
-def test_the_readme_documents_every_setting() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_document_every_setting() -> None:
+    readme = (ROOT / "docs" / "example.md").read_text()
 
     for option in OPTIONS:
         name = option.key if option.key == "TELEPHONY_PROVIDER" else f"FLASK_{option.key}"
