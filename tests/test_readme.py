@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from flask_okta_hooks import OktaHooks
 from flask_okta_hooks.config import SETTINGS
+from flask_okta_hooks.testing import OktaClient, assert_okta_accepts
 
 from .conftest import build_app, okta_headers, token_payload_sample
 from .docs_pages import DOCS, README, ROOT, code_block, page, section
@@ -131,3 +133,40 @@ def test_the_oauth_example_configures_bearer_authentication() -> None:
 
     assert app.config["OKTA_HOOKS_AUTH"] == "oauth"
     assert refused.status_code == 401  # the shared secret is no bearer token
+
+
+HOOK_PAGES = ("token", "saml", "registration", "password-import", "user-import", "telephony")
+
+
+@pytest.mark.parametrize("hook", HOOK_PAGES)
+def test_each_hook_page_example_answers_the_sample_call_as_okta_accepts(hook: str) -> None:
+    namespace: dict[str, Any] = {"__name__": f"docs_{hook}"}
+    example = code_block(page(f"hooks/{hook}.md"))
+    exec(compile(example, f"docs/hooks/{hook}.md", "exec"), namespace)  # noqa: S102
+
+    result = OktaClient(build_app(namespace["hooks"])).post(hook)
+
+    assert result.status_code == 200, result.failure
+    assert result.body is not None
+    assert result.body.get("commands")
+    assert_okta_accepts(result)
+
+
+#: The pages' Python blocks, each run by a test of this module, test_readme_testing.py or
+#: test_metrics.py (reliability.md: the signal and the metrics examples).
+EXECUTED_PYTHON_BLOCKS = {
+    "authentication.md": 1,
+    "events.md": 1,
+    "reliability.md": 2,
+    "testing.md": 1,
+    **{f"hooks/{hook}.md": 1 for hook in HOOK_PAGES},
+}
+
+
+def test_every_python_block_of_the_docs_is_run_by_a_test() -> None:
+    blocks = {
+        str(path.relative_to(DOCS)): path.read_text().count("```python\n")
+        for path in sorted(DOCS.rglob("*.md"))
+    }
+
+    assert {name: count for name, count in blocks.items() if count} == EXECUTED_PYTHON_BLOCKS
