@@ -87,4 +87,4 @@ fuzz: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/fuzz/openapi_check.py
 
 clean:
-	rm -rf docs/_build $(VENV) $(MIN_VENV) $(foreach v,$(PYTHON_VERSIONS),.venv-$(v)) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MIN_VENV) $(foreach v,$(PYTHON_VERSIONS),.venv-$(v)) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
