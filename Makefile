@@ -11,7 +11,7 @@ MIN_VENV := .venv-minimum
 # The other Python versions setup.cfg claims; `make test` runs on $(PYTHON) (3.11).
 PYTHON_VERSIONS ?= 3.12 3.13
 
-.PHONY: install run test test-minimum test-versions lint typecheck bench fuzz clean
+.PHONY: install run test test-minimum test-versions lint typecheck bench fuzz docs clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ test-versions: $(foreach v,$(PYTHON_VERSIONS),.venv-$(v)/.installed)
 	"$$py" -m venv .venv-$*
 	.venv-$*/bin/pip install --quiet --disable-pip-version-check -e '.[test,example]'
 	touch $@
+
+# The documentation as HTML in docs/_build/html; any warning fails the build.
+docs: $(STAMP)
+	$(BIN)/python -c 'import sphinx, furo, myst_parser' 2>/dev/null || \
+		$(BIN)/pip install --quiet --disable-pip-version-check -e '.[docs]'
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/dispatch.py

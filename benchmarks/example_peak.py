@@ -1,6 +1,6 @@
 """The example service at Okta's peak: 75 concurrent callers cycling five hook types.
 
-Each run starts the README's production command (the ``gunicorn`` line of its "In
+Each run starts the documented production command (the ``gunicorn`` line of the "In
 production" section, bound to a free loopback port) on a new database, SQLite or
 PostgreSQL, after ``init-db`` and ``seed``. wrk keeps the connections busy with token,
 SAML, registration, user import and telephony calls for the given time; then gunicorn
@@ -80,14 +80,14 @@ def calls() -> list[tuple[str, bytes]]:
 
 
 def readme_command() -> list[str]:
-    """The production ``gunicorn`` command of the README, as its words."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### In production", 1)[1].split("\n#", 1)[0]
+    """The production ``gunicorn`` command of docs/example.md, as its words."""
+    readme = (ROOT / "docs" / "example.md").read_text(encoding="utf-8")
+    section = readme.split("## In production", 1)[1].split("\n#", 1)[0]
     block = section.split("```sh", 1)[1].split("```", 1)[0].replace("\\\n", " ")
     for line in block.splitlines():
         if line.strip().startswith("gunicorn "):
             return shlex.split(line, comments=True)
-    raise SystemExit("no gunicorn command in the README's production section")
+    raise SystemExit("no gunicorn command in the production section of docs/example.md")
 
 
 def server_command(port: int) -> list[str]:

@@ -379,16 +379,16 @@ def test_the_banner_shows_every_hook_url_and_where_the_secret_is_not_the_secret(
     assert "(schema created and demo data added now)" in text
 
 
-def test_the_banner_gives_the_flask_command_the_readme_gives(tmp_path: Path) -> None:
+def test_the_banner_gives_the_flask_command_the_docs_give(tmp_path: Path) -> None:
     text = render(first_run(tmp_path), "http://127.0.0.1:5000")
 
-    readme = (ROOT / "README.md").read_text()
+    docs = (ROOT / "docs" / "example.md").read_text()
     flask = flask_command()
     commands = [line[line.index(flask) :] for line in text.splitlines() if flask in line]
     assert len(commands) == 2
     for command in commands:
-        # Started from the clone, the banner's flask is the README's .venv/bin/flask.
-        assert command.replace(flask, ".venv/bin/flask", 1) in readme
+        # Started from the clone, the banner's flask is the docs' .venv/bin/flask.
+        assert command.replace(flask, ".venv/bin/flask", 1) in docs
 
 
 def test_the_development_server_refuses_a_taken_port_before_its_banner(tmp_path: Path) -> None:
@@ -436,15 +436,15 @@ def test_the_banner_hides_database_passwords(tmp_path: Path) -> None:
     assert "postgresql://hooks:***@db.internal/hooks" in text
 
 
-# --- README ---------------------------------------------------------------------------------
+# --- docs/example.md -------------------------------------------------------------------------
 
 
-def test_the_readme_documents_every_setting() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_document_every_setting() -> None:
+    docs = (ROOT / "docs" / "example.md").read_text()
 
     for option in OPTIONS:
         name = option.key if option.key == "TELEPHONY_PROVIDER" else f"FLASK_{option.key}"
-        assert f"`{name}`" in readme, name
+        assert f"`{name}`" in docs, name
 
 
 def test_make_run_takes_the_port() -> None:

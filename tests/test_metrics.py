@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ from flask_okta_hooks.metrics import install_metrics
 from flask_okta_hooks.testing import OktaClient
 
 from .conftest import FakeClock, build_app, okta_headers
+from .docs_pages import code_block, page
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -144,14 +143,12 @@ def test_apps_share_the_global_registry_by_default() -> None:
     assert any(name.startswith("python_") for name, _ in samples)  # the process's own too
 
 
-def test_the_readme_example_installs_metrics() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    block = re.search(r"```python\n([^`]*install_metrics[^`]*)```", readme)
-    assert block is not None
+def test_the_documented_example_installs_metrics() -> None:
+    block = code_block(page("reliability.md"), containing="install_metrics")
     app = token_app(gold)
     namespace: dict[str, Any] = {"app": app}
 
-    exec(compile(block.group(1), "README metrics", "exec"), namespace)  # noqa: S102
+    exec(compile(block, "docs/reliability.md metrics", "exec"), namespace)  # noqa: S102
     OktaClient(app).post("token")
 
     assert calls(scrape(app), "token", "ok", "none") == 1

@@ -1,8 +1,7 @@
-"""The README sections "Testing your hooks" and "Command line": their code runs as shown."""
+"""The pages "Testing your hooks" and "Command line": their code runs as shown."""
 
 from __future__ import annotations
 
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -10,26 +9,11 @@ from typing import Any
 
 import pytest
 
-from .test_readme import python_block
+from .docs_pages import code_block, page
+from .test_readme import quickstart
 
-README_PATH = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def readme_section(heading: str) -> str:
-    """The README section under ``## heading``, up to the next section."""
-    readme = README_PATH.read_text()
-    start = readme.index(f"## {heading}\n")
-    end = readme.find("\n## ", start + 1)
-    return readme[start : len(readme) if end == -1 else end + 1]
-
-
-TESTING_SECTION = readme_section("Testing your hooks")
-COMMAND_LINE_SECTION = readme_section("Command line")
-
-
-def test_the_sections_fit_the_readme() -> None:
-    assert len(TESTING_SECTION.splitlines()) <= 40
-    assert len(COMMAND_LINE_SECTION.splitlines()) <= 40
+TESTING_PAGE = page("testing.md")
+COMMAND_LINE_PAGE = page("cli.md")
 
 
 def install_myapp(monkeypatch: pytest.MonkeyPatch, quickstart: str) -> Any:
@@ -43,13 +27,11 @@ def install_myapp(monkeypatch: pytest.MonkeyPatch, quickstart: str) -> Any:
 @pytest.fixture
 def myapp(monkeypatch: pytest.MonkeyPatch) -> Any:
     """The README's Quickstart as ``myapp``."""
-    return install_myapp(monkeypatch, python_block("Quickstart"))
+    return install_myapp(monkeypatch, quickstart())
 
 
 def run_the_testing_example(pytester: pytest.Pytester) -> pytest.RunResult:
-    code = re.search(r"```python\n(.*?)```", TESTING_SECTION, re.DOTALL)
-    assert code is not None
-    pytester.makepyfile(test_hooks=code.group(1))
+    pytester.makepyfile(test_hooks=code_block(TESTING_PAGE))
     return pytester.runpytest_inprocess("-p", "no:cacheprovider")
 
 
@@ -63,9 +45,9 @@ def test_the_testing_example_fails_for_a_handler_that_breaks_an_okta_rule(
     monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester
 ) -> None:
     gold = '.add_access_claim("tier", "gold")'
-    quickstart = python_block("Quickstart")
-    assert gold in quickstart
-    install_myapp(monkeypatch, quickstart.replace(gold, gold + '.add_access_claim("iss", "x")'))
+    code = quickstart()
+    assert gold in code
+    install_myapp(monkeypatch, code.replace(gold, gold + '.add_access_claim("iss", "x")'))
 
     result = run_the_testing_example(pytester)
 
@@ -80,9 +62,7 @@ def test_the_command_line_examples_run(
 
     monkeypatch.chdir(tmp_path)
     runner = myapp.app.test_cli_runner()
-    block = re.search(r"```sh\n(.*?)```", COMMAND_LINE_SECTION, re.DOTALL)
-    assert block is not None
-    for line in block.group(1).splitlines():
+    for line in code_block(COMMAND_LINE_PAGE, "sh").splitlines():
         command = shlex.split(line.split("#", 1)[0])
         output = None
         if ">" in command:
