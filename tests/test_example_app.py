@@ -25,7 +25,15 @@ from example_app.services import services
 from example_app.settings import OPTIONS, SettingsError
 
 from .conftest import REQUEST_SAMPLE
-from .example_support import FAST_CONFIG, ISAAC, adapted, audit_rows, call_hook, make_app
+from .example_support import (
+    FAST_CONFIG,
+    ISAAC,
+    adapted,
+    audit_rows,
+    call_hook,
+    close_apps,  # noqa: F401 (autouse: closes the apps made)
+    make_app,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOK_PATHS = ["token", "saml", "registration", "password-import", "user-import", "telephony"]
