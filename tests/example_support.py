@@ -65,6 +65,12 @@ def close_apps() -> Iterator[None]:
         close(_OPEN.pop())
 
 
+def closed_after_test(app: Flask) -> Flask:
+    """``app``, closed after the running test (see :func:`close_apps`)."""
+    _OPEN.append(app)
+    return app
+
+
 def make_app(tmp_path: Path, *, seeded: bool = True, **config: Any) -> Flask:
     """The service on a SQLite file in ``tmp_path`` with the tests' secret; with its schema
     and demo data unless ``seeded`` is false (then the database is left as it is).
@@ -79,8 +85,7 @@ def make_app(tmp_path: Path, *, seeded: bool = True, **config: Any) -> Flask:
         **FAST_CONFIG,
     }
     settings.update(config)
-    app = create_app(settings)
-    _OPEN.append(app)
+    app = closed_after_test(create_app(settings))
     if seeded:
         with app.app_context():
             services().db.create_tables()
