@@ -1,8 +1,11 @@
 """Event hook load check (RELIABILITY T2.5): 10,000 deliveries, 20 % duplicates, C = 32.
 
 Starts gunicorn (gthread, 2 workers x 8 threads by default) on 127.0.0.1 serving an app
-whose event handler records every event it handles. The workers share one
-de-duplication store (SQLite in a temporary directory), as a fleet would share Redis.
+whose event handler records every event it handles. The workers share the library's
+SQL de-duplication store (``SqlDedupeStore`` on SQLite in a temporary directory), as a
+fleet would share Redis; with ``--intake sql`` the events go through the SQL intake
+instead (committed to SQLite before the 204, handled by the workers' consumer threads),
+whose table keeps each event once.
 Each delivery is Okta's event hook sample carrying one event; a fifth of them are sent a
 second time, same eventId and uuid, in random order, from 32 keep-alive connections
 spread over client processes. Then it waits for the handlers, stops gunicorn and checks:
@@ -12,7 +15,7 @@ spread over client processes. Then it waits for the handlers, stops gunicorn and
 
     python benchmarks/event_hook_load.py [--deliveries N] [--duplicates 0.2]
         [--concurrency 32] [--workers 2] [--threads 8] [--p99-ms 100] [--timeout 180]
-        [--store shared|memory]
+        [--store shared|memory] [--intake memory|sql]
 
 Exits 0 when every target is met, 1 when one is missed, 2 when it cannot run.
 """
@@ -26,7 +29,6 @@ import os
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -41,46 +43,24 @@ from flask import Flask
 
 from flask_okta_hooks import LogEvent, OktaHooks
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "okta" / "samples"
+SAMPLES = (
+    Path(
+        os.environ.get(
+            "OKTA_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "okta"
+        )
+    )
+    / "samples"
+)
 SECRET = "load-check-secret-6b1f0e9d2c7a"
 PATH = "/okta/hooks/events"
 WORKDIR_ENV = "EVENT_HOOK_LOAD_DIR"
 #: Seconds one request may take before it counts as failed (Okta gives up after 3).
 REQUEST_TIMEOUT = 3.0
 STORE_ENV = "EVENT_HOOK_LOAD_STORE"
+INTAKE_ENV = "EVENT_HOOK_LOAD_INTAKE"
 
 
 # --- the app gunicorn serves -------------------------------------------------------------------
-
-
-class SqliteDedupeStore:
-    """A de-duplication store shared by processes on one host (one connection per thread)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            db.execute("PRAGMA synchronous=OFF")
-            self._local.db = db
-        return db
-
-    def claim(self, key: str) -> bool:
-        insert = "INSERT OR IGNORE INTO claims (key) VALUES (?)"
-        return self._db().execute(insert, (key,)).rowcount == 1
-
-    def release(self, key: str) -> None:
-        self._db().execute("DELETE FROM claims WHERE key = ?", (key,))
-
-
-def create_store(path: Path) -> None:
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("CREATE TABLE claims (key TEXT PRIMARY KEY)")
-    db.close()
 
 
 def create_app() -> Flask:
@@ -101,8 +81,10 @@ def create_app() -> Flask:
 
     app = Flask("event_hook_load")
     app.config["OKTA_HOOKS_SECRETS"] = [SECRET]
-    if os.environ.get(STORE_ENV) != "memory":
-        app.config["OKTA_HOOKS_EVENTS_DEDUPE"] = SqliteDedupeStore(workdir / "claims.sqlite")
+    if os.environ.get(INTAKE_ENV) == "sql":
+        app.config["OKTA_HOOKS_EVENTS_INTAKE"] = f"sqlite:///{workdir / 'events.sqlite'}"
+    elif os.environ.get(STORE_ENV) != "memory":
+        app.config["OKTA_HOOKS_EVENTS_DEDUPE"] = f"sqlite:///{workdir / 'claims.sqlite'}"
     app.register_blueprint(hooks)
     return app
 
@@ -218,9 +200,9 @@ def run_client(port: int, shares: list[list[bytes]], deadline: float) -> list[tu
 
 
 def start_gunicorn(
-    port: int, workdir: Path, workers: int, threads: int, store: str
+    port: int, workdir: Path, workers: int, threads: int, store: str, intake: str
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, WORKDIR_ENV: str(workdir), STORE_ENV: store}
+    env = {**os.environ, WORKDIR_ENV: str(workdir), STORE_ENV: store, INTAKE_ENV: intake}
     command = gunicorn_command(
         "event_hook_load:create_app()",
         port,
@@ -278,8 +260,15 @@ def main() -> int:
         "--store",
         choices=["shared", "memory"],
         default="shared",
-        help="shared: one SQLite store for all workers; memory: each worker its own "
-        "(duplicates reaching two workers then run twice)",
+        help="shared: one SqlDedupeStore on SQLite for all workers; memory: each worker "
+        "its own (duplicates reaching two workers then run twice)",
+    )
+    parser.add_argument(
+        "--intake",
+        choices=["memory", "sql"],
+        default="memory",
+        help="memory: events wait in each worker; sql: committed to SQLite before the 204 "
+        "(its table de-duplicates: --store is not used)",
     )
     args = parser.parse_args()
     if not SAMPLES.is_dir():
@@ -296,9 +285,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="event-hook-load-") as tmp:
         workdir = Path(tmp)
-        create_store(workdir / "claims.sqlite")
         port = free_port()
-        server = start_gunicorn(port, workdir, args.workers, args.threads, args.store)
+        server = start_gunicorn(port, workdir, args.workers, args.threads, args.store, args.intake)
         try:
             if not wait_until_verified(port, 20):
                 print("gunicorn did not answer the verification GET within 20 s")
@@ -338,7 +326,8 @@ def main() -> int:
 
     print(
         f"deliveries {len(results)} ({args.deliveries - unique} duplicates), "
-        f"C = {args.concurrency}, gunicorn gthread {args.workers} x {args.threads}"
+        f"C = {args.concurrency}, gunicorn gthread {args.workers} x {args.threads}, "
+        f"intake {args.intake}"
     )
     print(f"statuses   {dict(sorted(statuses.items()))}")
     print(

@@ -197,6 +197,8 @@ def one_run(kind: str, args: argparse.Namespace, extra_env: dict[str, str]) -> R
                 "FLASK_DATABASE_URL": url,
                 "FLASK_OKTA_HOOKS_SECRETS": json.dumps([SECRET]),
                 "WEB_CONCURRENCY": command[command.index("--workers") + 1],
+                # As deployed: the web workers take events in, a worker process runs them.
+                "FLASK_OKTA_HOOKS_EVENTS_WORKERS": "0",
                 **extra_env,
             }
             flask(env, "init-db")

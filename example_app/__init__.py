@@ -19,8 +19,7 @@ from flask import Flask
 from . import audit, banner, cli
 from .admission import Admission
 from .audit_writer import AuditWriter
-from .db import Database
-from .events import SqlDedupeStore
+from .db import Database, in_memory
 from .hook_secret import instance_secret
 from .hooks import hooks as okta_hooks
 from .logs import configure_logging
@@ -77,8 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         secret_generated=secret_generated,
     )
 
-    # Every worker shares the database, so they share which events were taken on.
-    app.config.setdefault("OKTA_HOOKS_EVENTS_DEDUPE", SqlDedupeStore(db))
+    app.config.setdefault("OKTA_HOOKS_EVENTS_INTAKE", events_intake(url))
     audit.install(app, found.audit.submit)
     app.register_blueprint(okta_hooks)
     cli.register(app)
@@ -113,6 +111,17 @@ def _configure_secret(app: Flask) -> bool | None:
     secret, generated = instance_secret(app.instance_path)
     app.config["OKTA_HOOKS_SECRETS"] = [secret]
     return generated
+
+
+def events_intake(database_url: str) -> str:
+    """Where Okta's events wait for their handlers: a table of the service's own database.
+
+    Each event is committed there before Okta gets its 204, so a worker that dies loses
+    none, and the table's unique ``(endpoint, uuid)`` keeps a redelivered event once for
+    every worker and host. An in-memory SQLite database lives only as long as this
+    process, and another engine could not see it: its events stay in memory too.
+    """
+    return "memory" if in_memory(database_url) else database_url
 
 
 def _default_database_url(app: Flask) -> str:

@@ -24,13 +24,19 @@ from .models import Base
 LOCK_TIMEOUT = 1.0
 
 
+def in_memory(url: str) -> bool:
+    """Whether ``url`` names an in-memory SQLite database (it lives as long as its engine)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
 def engine_options(url: str) -> dict[str, Any]:
     """Engine arguments that keep every database wait short, per backend."""
     parsed = make_url(url)
     options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         options["connect_args"] = {"timeout": LOCK_TIMEOUT, "check_same_thread": False}
-        if parsed.database in (None, "", ":memory:"):
+        if in_memory(url):
             # One shared connection, or every thread would see its own empty database.
             options["poolclass"] = StaticPool
         else:
@@ -69,8 +75,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.get_backend_name() == "sqlite" and not in_memory(url):
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, **engine_options(url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -161,21 +161,6 @@ class ReceivedEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class EventClaim(Base):
-    """An event hook event taken on, by endpoint and ``uuid``: the shared de-duplication store.
-
-    The primary key makes the first insert win across every worker and host using the
-    database (see :class:`example_app.events.SqlDedupeStore`).
-    """
-
-    __tablename__ = "event_claims"
-
-    key: Mapped[str] = mapped_column(String(512), primary_key=True)
-    claimed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, index=True
-    )
-
-
 class PasswordCleanup(Base):
     """A legacy password hash that may now be deleted: Okta reported importing the password.
 

@@ -25,7 +25,16 @@ from example_app.services import services
 from example_app.settings import OPTIONS, SettingsError
 
 from .conftest import REQUEST_SAMPLE
-from .example_support import FAST_CONFIG, ISAAC, adapted, audit_rows, call_hook, make_app
+from .example_support import (
+    FAST_CONFIG,
+    ISAAC,
+    adapted,
+    audit_rows,
+    call_hook,
+    close_apps,  # noqa: F401 (autouse: closes the apps made)
+    closed_after_test,
+    make_app,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOK_PATHS = ["token", "saml", "registration", "password-import", "user-import", "telephony"]
@@ -33,7 +42,8 @@ HOOK_PATHS = ["token", "saml", "registration", "password-import", "user-import",
 
 def first_run(tmp_path: Path, **config: Any) -> Flask:
     """The app as a newcomer starts it: nothing configured but the instance folder."""
-    return create_app({"INSTANCE_PATH": str(tmp_path / "instance"), **FAST_CONFIG, **config})
+    config = {"INSTANCE_PATH": str(tmp_path / "instance"), **FAST_CONFIG, **config}
+    return closed_after_test(create_app(config))
 
 
 def count(app: Flask, model: type[Any]) -> int:

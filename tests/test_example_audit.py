@@ -31,7 +31,13 @@ from example_app.services import services
 from flask_okta_hooks.testing import telephony_request, token_request
 
 from .conftest import SECRET
-from .example_support import ISAAC, audit_rows, call_hook, make_app
+from .example_support import (
+    ISAAC,
+    audit_rows,
+    call_hook,
+    close_apps,  # noqa: F401 (autouse: closes the apps made)
+    make_app,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

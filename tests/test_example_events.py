@@ -1,5 +1,8 @@
-"""The example service's event hooks through HTTP, with the test kit.
+"""The example service's event hooks through HTTP, with the test kit, on SQLite and
+PostgreSQL.
 
+Each delivery is committed to the library's intake table in the service's own database
+before the 204, then handled from there by consumer threads (or a ``worker`` process).
 Lifecycle and password import events are kept once per ``uuid``, however often Okta
 delivers them and whichever worker receives them; a legacy password is marked for
 cleanup only when Okta's ``user.import.password`` event reports ``SUCCESS``.
@@ -7,39 +10,69 @@ cleanup only when Okta's ``user.import.password`` event reports ``SUCCESS``.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from example_app import events as events_module
 from example_app.banner import render
-from example_app.events import SqlDedupeStore
+from example_app.db import Database
 from example_app.hooks import events as event_hooks
-from example_app.models import EventClaim, LegacyUser, PasswordCleanup, ReceivedEvent
+from example_app.models import LegacyUser, PasswordCleanup, ReceivedEvent
 from example_app.services import services
+from flask_okta_hooks.cli import cli as okta_hooks_cli
 from flask_okta_hooks.testing import (
     OktaClient,
     assert_events_accepted,
     assert_verification_answered,
+    event_hook_request,
     log_event,
 )
 
-from .conftest import REQUEST_SAMPLE
-from .example_support import ERIN, ISAAC, adapted, audit_rows, legacy_user, make_app
+from .conftest import REQUEST_SAMPLE, SECRET
+from .example_support import (
+    DATABASES,
+    ERIN,
+    ISAAC,
+    adapted,
+    app_on,
+    audit_rows,
+    close,
+    close_apps,  # noqa: F401 (autouse: closes the apps made)
+    database_url,
+    legacy_user,
+    make_app,
+    on_each_database,
+)
 
 ISAAC_OKTA_ID = "00u7isaacBrock0001x7"
 PUBLISHED = datetime(2025, 3, 12, 9, 15, 30, tzinfo=UTC)
+EVENTS_PATH = "/okta/hooks/events"
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    yield from app_on(request, tmp_path)
+
+
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url(request, tmp_path)
 
 
 def okta_user(login: str, okta_id: str = ISAAC_OKTA_ID) -> dict[str, Any]:
@@ -82,9 +115,11 @@ def cleanups(app: Flask) -> dict[str, PasswordCleanup]:
         return dict(rows.all())
 
 
-def claims(app: Flask) -> list[str]:
-    with app.app_context(), services().db.session() as session:
-        return list(session.scalars(select(EventClaim.key).order_by(EventClaim.key)))
+def intake(app: Flask) -> list[tuple[str, str, str]]:
+    """The intake table's events: endpoint, uuid and status, in the order they came."""
+    query = text("SELECT path, uuid, status FROM okta_hook_events ORDER BY id")
+    with app.app_context(), services().db.connect() as connection:
+        return [tuple(row) for row in connection.execute(query)]
 
 
 # --- verification and lifecycle events ------------------------------------------------------
@@ -210,9 +245,48 @@ def test_a_new_legacy_password_clears_the_confirmation(okta_client: OktaClient, 
     assert cleanups(app) == {}
 
 
-# --- once each ------------------------------------------------------------------------------
+# --- through the intake, once each ---------------------------------------------------------
 
 
+@on_each_database
+def test_events_are_in_the_database_when_okta_gets_its_204(
+    okta_client: OktaClient, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert app.config["OKTA_HOOKS_EVENTS_INTAKE"] == services_url(app)
+    release = threading.Event()
+    threads: list[str] = []
+    real = event_hooks.record_event
+
+    def held(*args: Any) -> bool:
+        threads.append(threading.current_thread().name)
+        release.wait(10)
+        return real(*args)
+
+    monkeypatch.setattr(event_hooks, "record_event", held)
+    created = log_event("user.lifecycle.create", uuid="e-durable")
+
+    result = okta_client.deliver(created, password_imported(uuid="e-import"), wait=False)
+
+    assert_events_accepted(result)
+    assert intake(app) == [
+        (EVENTS_PATH, "e-durable", "queued"),
+        (EVENTS_PATH, "e-import", "queued"),
+    ]
+    assert stored(app) == []  # committed first, handled after
+    release.set()
+    okta_client.drain()
+    assert [status for *_, status in intake(app)] == ["done", "done"]
+    assert {r.uuid for r in stored(app)} == {"e-durable", "e-import"}
+    assert list(cleanups(app)) == [ISAAC]
+    assert threads == ["okta-hooks-consumer"] * 2  # the web process's consumer threads
+
+
+def services_url(app: Flask) -> str:
+    with app.app_context():
+        return services().db.url
+
+
+@on_each_database
 def test_an_event_delivered_again_is_kept_once(okta_client: OktaClient, app: Flask) -> None:
     event = password_imported(uuid="e-twice")
 
@@ -224,13 +298,30 @@ def test_an_event_delivered_again_is_kept_once(okta_client: OktaClient, app: Fla
         assert_events_accepted(result)
     assert [r.uuid for r in stored(app)] == ["e-twice", "e-new"]
     assert list(cleanups(app)) == [ISAAC]
-    assert claims(app) == ["/okta/hooks/events#e-new", "/okta/hooks/events#e-twice"]
+    assert intake(app) == [(EVENTS_PATH, "e-twice", "done"), (EVENTS_PATH, "e-new", "done")]
+
+
+@on_each_database
+def test_a_handler_run_twice_for_one_event_changes_nothing(
+    okta_client: OktaClient, app: Flask
+) -> None:
+    # What happens when a consumer dies after its handler's commit and before the event
+    # was marked done: the lease runs out and another consumer runs the handler again.
+    event = password_imported(uuid="e-again")
+    okta_client.deliver(event)
+    with app.app_context():
+        services().db.write(text("UPDATE okta_hook_events SET status = 'queued'"))
+
+    okta_client.drain()
+
+    assert [r.uuid for r in stored(app)] == ["e-again"]
+    assert [(login, row.event_uuid) for login, row in cleanups(app).items()] == [(ISAAC, "e-again")]
+    assert intake(app) == [(EVENTS_PATH, "e-again", "done")]
 
 
 def test_workers_sharing_the_database_handle_an_event_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     workers = [make_app(tmp_path / f"worker-{n}", DATABASE_URL=database) for n in range(3)]
     runs: list[str | None] = []
     real = event_hooks.record_event
@@ -250,18 +341,23 @@ def test_workers_sharing_the_database_handle_an_event_once(
         results.append(client.deliver(event).status_code)
 
     threads = [threading.Thread(target=deliver, args=(workers[n % 3],)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
 
-    assert results == [204] * 6
-    assert runs == ["e-race"]  # the shared claim let one worker run the handler
-    assert [r.uuid for r in stored(workers[0])] == ["e-race"]
-    assert list(cleanups(workers[2])) == [ISAAC]
+        assert results == [204] * 6
+        assert runs == ["e-race"]  # one row in the shared intake, taken by one consumer
+        assert [r.uuid for r in stored(workers[0])] == ["e-race"]
+        assert list(cleanups(workers[2])) == [ISAAC]
+    finally:
+        for worker in workers:
+            close(worker)
 
 
-def test_a_failed_handler_gives_the_event_back_for_a_redelivery(
+@on_each_database
+def test_a_failed_handler_runs_again_from_the_intake(
     okta_client: OktaClient,
     app: Flask,
     monkeypatch: pytest.MonkeyPatch,
@@ -269,30 +365,66 @@ def test_a_failed_handler_gives_the_event_back_for_a_redelivery(
 ) -> None:
     real = event_hooks.confirm_password_import
     failures = [RuntimeError(f"directory down while marking {ISAAC}")]
+    kept_after_failure: list[tuple[Any, ...]] = []
 
     def flaky(*args: Any) -> None:
         if failures:
             raise failures.pop()
+        kept_after_failure.append((stored(app), intake(app)))
         real(*args)
 
     monkeypatch.setattr(event_hooks, "confirm_password_import", flaky)
-    event = password_imported(uuid="e-flaky")
 
     with caplog.at_level(logging.DEBUG):
-        failed = okta_client.deliver(event)
-        kept_nothing = (stored(app), cleanups(app), claims(app))
-        redelivered = okta_client.deliver(event)
+        result = okta_client.deliver(password_imported(uuid="e-flaky"))
 
-    assert_events_accepted(failed)  # Okta already had its 204 when the handler failed
-    assert kept_nothing == ([], {}, [])  # stored and marked together, or neither
-    assert_events_accepted(redelivered)
+    assert_events_accepted(result)  # Okta had its 204 before the handler failed
+    # Stored and marked together, or neither: the failed run left nothing behind.
+    assert kept_after_failure == [([], [(EVENTS_PATH, "e-flaky", "queued")])]
     assert [r.uuid for r in stored(app)] == ["e-flaky"]
     assert list(cleanups(app)) == [ISAAC]
+    assert intake(app) == [(EVENTS_PATH, "e-flaky", "done")]
     assert (
         "okta event handler failed: event_type='user.import.password' uuid='e-flaky' "
         "error=RuntimeError"
     ) in caplog.text
     assert ISAAC not in caplog.text
+
+
+def test_an_event_failing_every_attempt_is_parked_listed_and_retried(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app(tmp_path, DATABASE_URL=database, OKTA_HOOKS_EVENTS_ATTEMPTS=2)
+    request.addfinalizer(lambda: close(app))  # before the database is dropped
+    okta_client = OktaClient(app)
+    monkeypatch.setattr(event_hooks, "confirm_password_import", directory_down)
+    cli = app.test_cli_runner()
+
+    assert_events_accepted(okta_client.deliver(password_imported(uuid="e-parked")))
+
+    assert intake(app) == [(EVENTS_PATH, "e-parked", "failed")]
+    assert stored(app) == []
+    listed = cli.invoke(okta_hooks_cli, ["events", "failed"])
+    assert listed.exit_code == 0, listed.output
+    assert "\t/okta/hooks/events\tuuid=e-parked\tattempts=2\terror=RuntimeError\n" in listed.output
+    assert listed.output.endswith("1 failed event(s)\n")
+    assert ISAAC not in listed.output
+
+    monkeypatch.undo()  # the directory is back
+    retried = cli.invoke(okta_hooks_cli, ["events", "retry", "--all"])
+    okta_client.drain()
+
+    assert retried.output == "1 event(s) queued again\n"
+    assert intake(app) == [(EVENTS_PATH, "e-parked", "done")]
+    assert list(cleanups(app)) == [ISAAC]
+    assert cli.invoke(okta_hooks_cli, ["events", "failed"]).output == "0 failed event(s)\n"
+
+
+def directory_down(*args: Any) -> None:
+    raise RuntimeError("the directory is down")
 
 
 def test_an_event_without_a_uuid_is_not_kept(
@@ -321,12 +453,123 @@ def test_deliveries_and_verifications_are_audited(okta_client: OktaClient, app: 
     ]
 
 
-def test_old_claims_can_be_forgotten(okta_client: OktaClient, app: Flask) -> None:
-    okta_client.deliver(log_event("user.lifecycle.create", uuid="e-old"))
-    with app.app_context():
-        store = events_module.SqlDedupeStore(services().db)
+def test_an_in_memory_database_keeps_its_events_in_memory(tmp_path: Path) -> None:
+    # Another engine would open another, empty in-memory database.
+    app = make_app(tmp_path, DATABASE_URL="sqlite://")
+    try:
+        assert app.config["OKTA_HOOKS_EVENTS_INTAKE"] == "memory"
+        assert_events_accepted(OktaClient(app).deliver(password_imported(uuid="e-memory")))
+        assert [r.uuid for r in stored(app)] == ["e-memory"]
+    finally:
+        close(app)
 
-    assert store.forget_before(datetime.now(UTC) - timedelta(days=1)) == 0
-    assert store.forget_before(datetime.now(UTC) + timedelta(seconds=1)) == 1
-    assert claims(app) == []
-    assert isinstance(app.config["OKTA_HOOKS_EVENTS_DEDUPE"], SqlDedupeStore)
+
+# --- a web process without consumers and a worker process ----------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+FLASK = [sys.executable, "-m", "flask", "--app", "example_app"]
+GUNICORN = [sys.executable, "-m", "gunicorn"]
+
+
+def test_a_worker_process_handles_what_the_web_process_took_on(
+    tmp_path: Path, database: str
+) -> None:
+    close(make_app(tmp_path, DATABASE_URL=database))  # the schema and demo data
+    env = {
+        **os.environ,
+        "FLASK_INSTANCE_PATH": str(tmp_path / "instance"),
+        "FLASK_DATABASE_URL": database,
+        "FLASK_OKTA_HOOKS_SECRETS": json.dumps([SECRET]),
+        "FLASK_OKTA_HOOKS_EVENTS_WORKERS": "0",
+    }
+    deliveries = [
+        [password_imported(uuid="e-import")],
+        [log_event("user.lifecycle.create", uuid="e-create")],
+        [log_event("user.lifecycle.suspend", uuid="e-suspend")],
+    ]
+    reader = Database(database)
+    with serving(env) as port:
+        for n, events in enumerate(deliveries, 1):
+            assert post(port, event_hook_request(events)) == 204
+            # Answered only once the delivery's events were committed.
+            assert len(intake_rows(reader)) == n
+    # The web process is gone, with no consumer of its own: nothing was handled.
+    assert [status for *_, status in intake_rows(reader)] == ["queued"] * 3
+
+    worker = subprocess.Popen(  # noqa: S603
+        [*FLASK, "okta-hooks", "worker", "--progress", "1"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while intake_rows(reader) != [
+            (EVENTS_PATH, uuid, "done") for uuid in ("e-import", "e-create", "e-suspend")
+        ]:
+            assert time.monotonic() < deadline, "the worker handled nothing in 30 s"
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    reader.dispose()
+
+    assert worker.returncode == 0, output
+    assert "okta-hooks worker: handled=3 retried=0 parked=0\n" in output
+    assert output.endswith("okta-hooks worker stopped: handled=3 retried=0 parked=0\n")
+    with Database(database).session() as session:
+        assert set(session.scalars(select(ReceivedEvent.uuid))) == {
+            "e-import",
+            "e-create",
+            "e-suspend",
+        }
+
+
+def intake_rows(db: Database) -> list[tuple[str, str, str]]:
+    with db.connect() as connection:
+        rows = connection.execute(
+            text("SELECT path, uuid, status FROM okta_hook_events ORDER BY id")
+        )
+        return [tuple(row) for row in rows]
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str]) -> Iterator[int]:
+    """The example under gunicorn (one worker) until the block ends; yields its port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = subprocess.Popen(  # noqa: S603
+        [*GUNICORN, "--workers", "1", "--bind", f"127.0.0.1:{port}", "example_app:create_app()"],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, "gunicorn did not start"
+                assert time.monotonic() < deadline, "gunicorn did not listen in 30 s"
+                time.sleep(0.1)
+        yield port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+
+def post(port: int, delivery: dict[str, Any]) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Authorization": SECRET, "Content-Type": "application/json"}
+        connection.request("POST", EVENTS_PATH, json.dumps(delivery), headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()

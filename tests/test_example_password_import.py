@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,13 @@ from .example_support import (
     ISAAC,
     VICTOR,
     adapted,
+    app_on,
     audit_rows,
     call_hook,
+    close_apps,  # noqa: F401 (autouse: closes the apps made)
     legacy_user,
     make_app,
+    on_each_database,
     set_hash,
     set_password,
 )
@@ -41,8 +44,8 @@ PASSWORD = "Tr0ub4dor&3-legacy"
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    yield from app_on(request, tmp_path)
 
 
 @pytest.fixture
@@ -67,6 +70,7 @@ def sign_in(
     return payload
 
 
+@on_each_database
 @pytest.mark.parametrize("scheme", list(Scheme))
 def test_the_right_password_is_verified_and_the_account_migrated(
     app: Flask, client: FlaskClient, scheme: Scheme
@@ -322,6 +326,7 @@ def _hold_the_only_slot(admission: password_check.Admission) -> Callable[[], Non
     return done
 
 
+@on_each_database
 def test_the_audit_records_verdicts_and_never_the_password(
     app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:

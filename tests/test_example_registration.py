@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from .example_support import ISAAC, adapted, audit_rows, call_hook, make_app
+from .example_support import (
+    ISAAC,
+    adapted,
+    app_on,
+    audit_rows,
+    call_hook,
+    close_apps,  # noqa: F401 (autouse: closes the apps made)
+    make_app,
+    on_each_database,
+)
 
 SSR = "registration.request.ssr.json"
 PP = "registration.request.progressive-profile.json"
@@ -19,8 +29,8 @@ DENY = {"type": "com.okta.action.update", "value": {"registration": "DENY"}}
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    yield from app_on(request, tmp_path)
 
 
 def sign_up(**profile: Any) -> dict[str, Any]:
@@ -52,6 +62,7 @@ def field_cause(attribute: str, message: str, reason: str) -> dict[str, str]:
 # --- self-service registration ---------------------------------------------------------------
 
 
+@on_each_database
 def test_a_sign_up_from_an_allowed_domain_gets_its_organization(client: FlaskClient) -> None:
     response = call_hook(client, "registration", adapted(SSR))
 
@@ -152,6 +163,7 @@ def test_a_complete_profile_is_allowed_without_changes(client: FlaskClient) -> N
     assert response.json == {"commands": [ALLOW]}
 
 
+@on_each_database
 def test_missing_attributes_are_asked_for_at_their_fields(client: FlaskClient) -> None:
     response = call_hook(client, "registration", profile_update("newcomer@example.com"))
 
@@ -212,6 +224,7 @@ def test_the_required_attributes_are_configurable(tmp_path: Path) -> None:
     ]
 
 
+@on_each_database
 def test_registration_calls_are_audited(app: Flask, client: FlaskClient) -> None:
     call_hook(client, "registration", adapted(SSR))
     call_hook(client, "registration", sign_up(email="x@gmail.test"))

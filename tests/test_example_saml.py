@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,12 @@ from .example_support import (
     ISAAC,
     VICTOR,
     adapted,
+    app_on,
     audit_rows,
     call_hook,
+    close_apps,  # noqa: F401 (autouse: closes the apps made)
     legacy_user,
-    make_app,
+    on_each_database,
 )
 
 UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
@@ -25,8 +28,8 @@ BASIC = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    yield from app_on(request, tmp_path)
 
 
 def assertion_for(login: str, **claims: Any) -> dict[str, Any]:
@@ -48,6 +51,7 @@ def add(name: str, values: list[str], name_format: str = UNSPECIFIED) -> dict[st
     return {"op": "add", "path": f"/claims/{name}", "value": statement(values, name_format)}
 
 
+@on_each_database
 def test_a_known_user_gets_the_directorys_attributes(client: FlaskClient) -> None:
     response = call_hook(client, "saml", assertion_for(ERIN))
 
@@ -103,6 +107,7 @@ def test_an_unknown_user_gets_the_assertion_unchanged(client: FlaskClient) -> No
     assert response.data == b""
 
 
+@on_each_database
 def test_saml_calls_are_audited_and_remember_the_okta_user(app: Flask, client: FlaskClient) -> None:
     call_hook(client, "saml", assertion_for(ISAAC))
     call_hook(client, "saml", adapted("saml.request.json"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,22 @@ from example_app.services import services
 from example_app.settings import SettingsError
 from example_app.telephony import Delivery, DeliveryStatus, OutboundMessage, ProviderError
 
-from .example_support import adapted, audit_rows, call_hook, make_app
+from .example_support import (
+    adapted,
+    app_on,
+    audit_rows,
+    call_hook,
+    close_apps,  # noqa: F401 (autouse: closes the apps made)
+    make_app,
+    on_each_database,
+)
 
 CODE = "83019"
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    yield from app_on(request, tmp_path)
 
 
 def code_request(**message: Any) -> dict[str, Any]:
@@ -47,6 +56,7 @@ def results(response: Any) -> list[dict[str, str]]:
     return value
 
 
+@on_each_database
 def test_a_code_is_queued_in_the_outbox_and_reported_successful(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -157,6 +167,7 @@ def test_an_object_that_is_no_provider_is_refused_at_start_up(tmp_path: Path) ->
         make_app(tmp_path, TELEPHONY_PROVIDER=object())
 
 
+@on_each_database
 def test_the_code_never_reaches_the_audit_or_the_logs(
     app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:

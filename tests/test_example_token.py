@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,12 @@ from .example_support import (
     SALLY,
     VICTOR,
     adapted,
+    app_on,
     audit_rows,
     call_hook,
+    close_apps,  # noqa: F401 (autouse: closes the apps made)
     legacy_user,
-    make_app,
+    on_each_database,
 )
 
 OKTA_USER_ID = "00uq8tMo3zV0OfJON0g3"
@@ -39,8 +42,8 @@ ACCESS_LIFETIME = {"op": "replace", "path": "/token/lifetime/expiration", "value
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    yield from app_on(request, tmp_path)
 
 
 def token_request(login: str | None = ISAAC, drop: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -66,6 +69,7 @@ def set_policy(app: Flask, client_id: str, access: int | None, identity: int | N
         )
 
 
+@on_each_database
 def test_both_tokens_get_the_users_claims_and_the_client_lifetime(client: FlaskClient) -> None:
     response = call_hook(client, "token", token_request())
 
@@ -152,6 +156,7 @@ def test_client_credentials_tokens_get_the_lifetime_policy(client: FlaskClient) 
     }
 
 
+@on_each_database
 def test_a_client_with_its_own_policy_gets_its_lifetimes(app: Flask, client: FlaskClient) -> None:
     set_policy(app, "customClientIdNative", None, 7200)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,16 @@ from flask.testing import FlaskClient
 
 from example_app.services import services
 
-from .example_support import ERIN, ISAAC, adapted, audit_rows, call_hook, make_app
+from .example_support import (
+    ERIN,
+    ISAAC,
+    adapted,
+    app_on,
+    audit_rows,
+    call_hook,
+    close_apps,  # noqa: F401 (autouse: closes the apps made)
+    on_each_database,
+)
 
 CREATE = {"type": "com.okta.action.update", "value": {"result": "CREATE_USER"}}
 LINK = {"type": "com.okta.action.update", "value": {"result": "LINK_USER"}}
@@ -19,8 +29,8 @@ OKTA_ID = "00u1legacyIsaac0g4"
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    yield from app_on(request, tmp_path)
 
 
 def app_user(
@@ -56,6 +66,7 @@ def test_an_app_user_the_directory_does_not_know_becomes_a_new_okta_user(
     assert response.json == {"commands": [CREATE]}
 
 
+@on_each_database
 def test_an_app_user_whose_account_is_in_okta_is_linked_to_it(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -84,6 +95,7 @@ def test_the_okta_id_learned_at_sign_in_is_used_for_linking(
     ]
 
 
+@on_each_database
 def test_a_known_account_not_yet_in_okta_is_created_with_directory_data(
     client: FlaskClient,
 ) -> None:

@@ -6,8 +6,9 @@
   reports ``SUCCESS`` has Okta stored the password, so only then is the legacy account
   marked for cleanup of its old hash (``password_cleanups``); the event is kept too.
 
-Subscribe the event hook in Okta to these event types. The handlers run after Okta got
-its 204, once per event whichever worker receives it (see :mod:`example_app.events`).
+Subscribe the event hook in Okta to these event types. Each delivery is committed to the
+library's intake table before Okta gets its 204; the handlers run afterwards, from that
+table, in consumer threads or a ``flask okta-hooks worker`` process.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from .blueprint import hooks
 
 PASSWORD_IMPORTED = "user.import.password"  # noqa: S105 (an event type)
 LIFECYCLE = "user.lifecycle."
+
+
+# Both handlers may run twice for one event: the intake runs them at least once, and again
+# when a consumer dies in the middle of one. record_event makes a second run change
+# nothing: it keys what it writes on event.uuid (see example_app.events).
 
 
 @hooks.event(PASSWORD_IMPORTED)
