@@ -7,6 +7,7 @@ worker`` processes, stopped with SIGTERM or killed with SIGKILL.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -481,3 +482,21 @@ def test_a_skipped_service_test_fails_under_ci(
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*CI=true and a service test was skipped (postgres)*run .ci/run*"])
+
+
+def test_the_consumer_threads_of_a_discarded_app_end(tmp_path: Path) -> None:
+    def consumers() -> int:
+        return sum(t.name == "okta-hooks-consumer" for t in threading.enumerate())
+
+    hooks = OktaHooks()
+    hooks.event()(lambda event: None)
+    before = consumers()
+    app = build_app(hooks, OKTA_HOOKS_EVENTS_INTAKE=f"sqlite:///{tmp_path / 'events.db'}")
+    assert consumers() > before
+    del app
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while consumers() > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert consumers() == before

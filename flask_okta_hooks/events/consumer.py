@@ -70,10 +70,10 @@ class Consumer:
                 logger.error("okta event consumer: %s", exc)
                 self.stop.wait(BACKEND_PAUSE)
                 continue
+            del handle  # a weak owner may go while the consumer waits or the event runs
             if taken is None:
                 self.intake.wait()
                 continue
-            del handle  # a weak owner may go while the event runs
             self.run_one(taken)
 
     def run_one(self, taken: Taken) -> None:
