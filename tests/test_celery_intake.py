@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,18 +21,19 @@ from typing import Any
 import pytest
 from flask import Flask, current_app
 
-from flask_okta_hooks import ConfigurationError, LogEvent
+from flask_okta_hooks import CeleryIntake, ConfigurationError, LogEvent, OktaHooks
 from flask_okta_hooks.testing import OktaClient, log_event
 
 from .conftest import REDIS_URL
 from .test_event_backends import wait_for
+from .test_readme import README
 
 pytest.importorskip("celery", reason="the 'celery' extra is not installed")
 
 from celery.contrib.testing.worker import start_worker
 from kombu import Connection, Queue
 
-from .celery_support import create_app
+from .celery_support import SECRET, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A database of the Redis server for these tests' brokers.
@@ -194,8 +196,6 @@ def test_the_celery_instance_is_required_and_checked() -> None:
     app.config.update(
         TESTING=True, OKTA_HOOKS_SECRETS=["s" * 20], OKTA_HOOKS_EVENTS_INTAKE="celery"
     )
-    from flask_okta_hooks import OktaHooks
-
     hooks = OktaHooks()
     hooks.event()(Recorder())
     with pytest.raises(ConfigurationError, match="set OKTA_HOOKS_EVENTS_CELERY"):
@@ -265,3 +265,29 @@ def test_a_task_whose_worker_is_killed_runs_again(
     done = [p.name for p in tmp_path.glob("done.k1.*")]
     assert len(done) == 1
     assert f"done.k1.{victim}" not in done
+
+
+@pytest.mark.rabbitmq
+def test_the_readme_celery_set_up_publishes_events(rabbitmq_url: str) -> None:
+    section = README.split("\n### Events on Celery\n", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match
+    hooks = OktaHooks()
+    hooks.event()(Recorder())
+    namespace: dict[str, Any] = {"__name__": "readme_celery", "hooks": hooks}
+    exec(compile(match.group(1), "README celery", "exec"), namespace)  # noqa: S102
+    queue = f"okta-hooks-test-{os.urandom(6).hex()}"
+
+    app = namespace["create_app"]()
+    celery_app = app.extensions["celery"]
+    celery_app.conf.update(task_default_queue=queue)
+    app.config.update(TESTING=True, OKTA_HOOKS_SECRETS=[SECRET])
+    try:
+        assert OktaClient(app).deliver(log_event(uuid="r1")).status_code == 204
+        assert waiting(app, queue) == 1
+    finally:
+        connection = Connection(rabbitmq_url)
+        with connection, contextlib.suppress(*connection.channel_errors):
+            connection.default_channel.queue_delete(queue)
+    assert isinstance(app.extensions["okta_hooks"]["OKTA_HOOKS_"].events.intake, CeleryIntake)
+    assert "flask_okta_hooks.event:OKTA_HOOKS_" in celery_app.tasks
