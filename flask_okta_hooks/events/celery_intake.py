@@ -93,19 +93,16 @@ class CeleryIntake:
 
     def _publisher(self) -> Any:
         """The connection the web side publishes on: the app's broker, with confirms."""
-        connection = self.celery.connection_for_write(connect_timeout=PUBLISH_TIMEOUT)
-        if connection.transport.driver_type == "amqp":
-            options = {**connection.transport_options, "confirm_publish": True}
-            connection = self.celery.connection_for_write(
-                connect_timeout=PUBLISH_TIMEOUT, transport_options=options
-            )
-        elif connection.transport.driver_type == "redis":
+        probe = self.celery.connection_for_write()
+        options = dict(probe.transport_options)
+        if probe.transport.driver_type == "amqp":
+            options["confirm_publish"] = True
+        elif probe.transport.driver_type == "redis":
             # A broker gone without closing the socket must not hold the answer forever.
-            options = {"socket_timeout": PUBLISH_TIMEOUT, **connection.transport_options}
-            connection = self.celery.connection_for_write(
-                connect_timeout=PUBLISH_TIMEOUT, transport_options=options
-            )
-        return connection
+            options.setdefault("socket_timeout", PUBLISH_TIMEOUT)
+        return self.celery.connection_for_write(
+            connect_timeout=PUBLISH_TIMEOUT, transport_options=options
+        )
 
     # --- the web side ------------------------------------------------------------------------
 
@@ -118,7 +115,7 @@ class CeleryIntake:
             for event in events:
                 self._publish(connection, event)
 
-    def _publish(self, connection: Any, event: QueuedEvent, **options: Any) -> None:
+    def _publish(self, connection: Any, event: QueuedEvent) -> None:
         self.celery.send_task(
             self.task_name,
             kwargs={"path": event.path, "uuid": event.uuid, "body": event.body.decode("utf-8")},
@@ -128,7 +125,6 @@ class CeleryIntake:
             retry_policy=PUBLISH_RETRY,
             timeout=PUBLISH_TIMEOUT,
             confirm_timeout=PUBLISH_TIMEOUT,
-            **options,
         )
 
     def check(self) -> None:
