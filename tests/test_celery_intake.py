@@ -44,6 +44,18 @@ BROKERS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """A worker sets the root logger's level and handlers (and captures warnings) for the
+    whole process; the tests after this one must find them as they were."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+    logging.captureWarnings(False)
+
+
 @pytest.fixture(params=BROKERS)
 def broker(request: pytest.FixtureRequest) -> str:
     if request.param == "redis":
