@@ -22,7 +22,7 @@ import pytest
 from flask import Flask, current_app
 
 from flask_okta_hooks import CeleryIntake, ConfigurationError, LogEvent, OktaHooks
-from flask_okta_hooks.testing import OktaClient, log_event
+from flask_okta_hooks.testing import HookWarning, OktaClient, log_event
 
 from .conftest import REDIS_URL
 from .test_event_backends import wait_for
@@ -190,8 +190,10 @@ def test_a_publish_the_broker_refuses_answers_503(rabbitmq_url: str) -> None:
     client = OktaClient(app)
 
     try:
-        first = client.deliver(log_event(uuid="n1"))
-        again = client.deliver(log_event(uuid="n1"))
+        with pytest.warns(HookWarning, match="delivery refused"):
+            first = client.deliver(log_event(uuid="n1"))
+        with pytest.warns(HookWarning, match="delivery refused"):
+            again = client.deliver(log_event(uuid="n1"))
     finally:
         with Connection(rabbitmq_url) as connection:
             connection.default_channel.queue_delete(queue)
