@@ -3,17 +3,20 @@
 Serves an app with gunicorn (gthread, 2 workers x 4 threads) whose one event handler
 records each event's uuid in a table. Six callers send ``--events`` events in deliveries
 of 30, each delivery sent once more when it gets no 2xx (Okta's one retry), while a
-killer SIGKILLs a web worker, and with a database intake an event worker
-(``flask okta-hooks worker``, restarted at once), every ``--kill-every`` seconds. Then it
+killer SIGKILLs a web worker, and with a durable intake an event worker
+(``flask okta-hooks worker``, or a ``celery worker`` with the Celery intake on Redis;
+restarted at once), every ``--kill-every`` seconds. Then it
 waits for the intake to drain and prints sent, acknowledged, handled, lost (acknowledged
 and never handled) and duplicates (handled more than once); events a database intake
 still holds when ``--drain-timeout`` passes are counted apart (kept, not lost).
 
-    python benchmarks/event_crash.py [--intake memory|sqlite|postgres] [--events 20000]
-        [--kill-every 0.7] [--drain-timeout 180]
+    python benchmarks/event_crash.py [--intake memory|sqlite|postgres|celery]
+        [--events 20000] [--kill-every 0.7] [--drain-timeout 180] [--redis URL]
 
 PostgreSQL runs on 127.0.0.1:5432 (trust auth), in a database made for the run and
-dropped after it. Exits 1 when an event was lost with a database intake.
+dropped after it; the Celery broker is Redis (``--redis``, database 11 by default), with
+a queue and keys made for the run and deleted after it. Exits 1 when an event was lost
+with a durable intake.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 from _server import HERE, free_port, gunicorn_command
@@ -45,6 +49,8 @@ BATCH = 30
 CALLERS = 6
 INTAKE_ENV = "EVENT_CRASH_INTAKE"
 RECORD_ENV = "EVENT_CRASH_RECORD"
+BROKER_ENV = "EVENT_CRASH_BROKER"
+QUEUE_ENV = "EVENT_CRASH_QUEUE"
 #: Okta waits 3 s for an answer.
 OKTA_TIMEOUT = 3.0
 
@@ -65,6 +71,8 @@ def create_app() -> Flask:
 
     intake = os.environ[INTAKE_ENV]
     app = Flask(__name__)
+    if intake == "celery":
+        app.config.update(OKTA_HOOKS_EVENTS_CELERY=celery_for(app))
     app.config.update(
         OKTA_HOOKS_SECRETS=[SECRET],
         OKTA_HOOKS_EVENTS_INTAKE=intake,
@@ -78,14 +86,50 @@ def create_app() -> Flask:
     return app
 
 
+def celery_for(app: Flask) -> Any:
+    """The Celery app of the run, made the way Flask documents (tasks in the app context)."""
+    from celery import Celery, Task
+
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    queue = os.environ[QUEUE_ENV]
+    celery_app = Celery(app.name, task_cls=FlaskTask, set_as_current=False)
+    celery_app.conf.update(
+        broker_url=os.environ[BROKER_ENV],
+        task_default_queue=queue,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        # A killed worker's task comes back after 3 s, as a database lease does.
+        broker_transport_options={
+            "global_keyprefix": f"{queue}:",
+            "visibility_timeout": 3,
+            "unacked_restore_interval": 1,
+            "unacked_restore_throttle": 1,
+        },
+    )
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+def __getattr__(name: str) -> Any:
+    # ``celery -A event_crash:celery_app worker`` loads the app as the web processes do.
+    if name == "celery_app":
+        return create_app().extensions["celery"]
+    raise AttributeError(name)
+
+
 # --- the run ------------------------------------------------------------------------------------
 
 
 class Database:
     """Where the handled uuids (and a database intake's rows) go for one run."""
 
-    def __init__(self, kind: str, folder: Path) -> None:
+    def __init__(self, kind: str, folder: Path, broker: str) -> None:
         self.kind = kind
+        self.broker = broker
         self.name = f"okta_hooks_crash_{os.urandom(5).hex()}"
         if kind == "postgres":
             self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
@@ -111,6 +155,15 @@ class Database:
             return [row[0] for row in connection.execute(query)]
 
     def waiting(self) -> int:
+        if self.broker:  # the queue, and the tasks taken by a worker not yet acknowledged
+            import redis
+
+            client = redis.Redis.from_url(self.broker)
+            queue = os.environ[QUEUE_ENV]
+            try:
+                return int(client.llen(f"{queue}:{queue}")) + int(client.hlen(f"{queue}:unacked"))
+            finally:
+                client.close()
         with self.engine.connect() as connection:
             query = "SELECT count(*) FROM okta_hook_events WHERE status = 'queued'"
             return int(connection.execute(sqlalchemy.text(query)).scalar_one())
@@ -119,6 +172,14 @@ class Database:
         self.engine.dispose()
         if self.kind == "postgres":
             self._admin("DROP DATABASE IF EXISTS")
+        if self.broker:
+            import redis
+
+            client = redis.Redis.from_url(self.broker)
+            keys = list(client.scan_iter(match=f"{os.environ[QUEUE_ENV]}:*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
 
 
 def children(pid: int) -> list[int]:
@@ -151,9 +212,15 @@ class Fleet:
         self.workers = [self._worker() for _ in range(2)] if intake != "memory" else []
 
     def _worker(self) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "flask", "--app", "event_crash:create_app"]
+        if self.env[INTAKE_ENV] == "celery":
+            command = [sys.executable, "-m", "celery", "-A", "event_crash:celery_app", "worker"]
+            command += ["--pool=solo", "--loglevel=WARNING", "--without-mingle", "--without-gossip"]
+            command += [f"--hostname=crash-{os.urandom(3).hex()}@%h"]
+        else:
+            command = [sys.executable, "-m", "flask", "--app", "event_crash:create_app"]
+            command += ["okta-hooks", "worker", "--progress", "0"]
         return subprocess.Popen(
-            [*command, "okta-hooks", "worker", "--progress", "0"],
+            command,
             cwd=HERE,
             env=self.env,
             stdout=self.log,
@@ -233,10 +300,13 @@ def send_all(port: int, count: int) -> tuple[list[str], set[str]]:
     return uuids, acknowledged
 
 
-def run(kind: str, count: int, kill_every: float, drain_timeout: float) -> int:
+def run(kind: str, count: int, kill_every: float, drain_timeout: float, redis_url: str) -> int:
+    os.environ[QUEUE_ENV] = f"okta-hooks-crash-{os.urandom(5).hex()}"
+    os.environ[BROKER_ENV] = redis_url
     with tempfile.TemporaryDirectory() as folder:
-        database = Database("postgres" if kind == "postgres" else "sqlite", Path(folder))
-        intake = "memory" if kind == "memory" else database.url
+        broker = redis_url if kind == "celery" else ""
+        database = Database("postgres" if kind == "postgres" else "sqlite", Path(folder), broker)
+        intake = kind if kind in ("memory", "celery") else database.url
         fleet = Fleet(intake, database.url, Path(folder))
         try:
             wait_ready(fleet.port)
@@ -290,12 +360,15 @@ def settle(database: Database, kind: str, timeout: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--intake", choices=["memory", "sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--intake", choices=["memory", "sqlite", "postgres", "celery"], default="sqlite"
+    )
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/11", help="Celery's broker")
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--kill-every", type=float, default=0.7)
     parser.add_argument("--drain-timeout", type=float, default=180.0)
     args = parser.parse_args()
-    return run(args.intake, args.events, args.kill_every, args.drain_timeout)
+    return run(args.intake, args.events, args.kill_every, args.drain_timeout, args.redis)
 
 
 if __name__ == "__main__":

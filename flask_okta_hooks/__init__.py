@@ -30,6 +30,7 @@ from .events import (
     RedisDedupeStore,
     SqlDedupeStore,
 )
+from .events.celery_intake import CeleryIntake
 from .events.sql import SqlIntake
 from .failure import Failure, FailurePolicy, Reason
 from .hook_types import (
@@ -128,6 +129,7 @@ __all__ = [
     "AssertionSection",
     "AttributeNameFormat",
     "BackendError",
+    "CeleryIntake",
     "ConfigurationError",
     "DeadlineExceeded",
     "DedupeStore",

@@ -217,12 +217,24 @@ def _dedupe(key: str, value: Any) -> Any:
 
 
 def _intake(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not _backend_name(value):
+    if not isinstance(value, str) or not (value == "celery" or _backend_name(value)):
         raise ConfigurationError(
-            f"{key} must be 'memory' or a SQLAlchemy database URL such as "
+            f"{key} must be 'memory', 'celery' or a SQLAlchemy database URL such as "
             f"'sqlite:///okta-events.db' or 'postgresql+psycopg://host/db'"
         )
     return value
+
+
+def _celery(key: str, value: Any) -> Any:
+    # The shape only: the path is imported, and celery with it, at registration.
+    if value is None or callable(getattr(value, "send_task", None)):
+        return value
+    if isinstance(value, str) and value.count(":") == 1 and all(value.split(":")):
+        return value
+    raise ConfigurationError(
+        f"{key} must be the app's Celery instance or its import path, e.g. "
+        f"'myapp.tasks:celery_app', or None"
+    )
 
 
 def _backend_name(value: str) -> bool:
@@ -450,9 +462,16 @@ SETTINGS: tuple[Setting, ...] = (
         "EVENTS_INTAKE",
         "memory",
         "Event hooks: where events wait for their handlers: 'memory' (this process; lost "
-        "if it stops) or a SQLAlchemy database URL (kept until handled); read when the "
-        "blueprint is registered.",
+        "if it stops), a SQLAlchemy database URL (kept until handled) or 'celery' (tasks "
+        "of EVENTS_CELERY); read when the blueprint is registered.",
         _intake,
+    ),
+    Setting(
+        "EVENTS_CELERY",
+        None,
+        "Event hooks, Celery intake: the app's Celery instance, or its import path such as "
+        "'myapp.tasks:celery_app'; read when the blueprint is registered.",
+        _celery,
     ),
     Setting(
         "EVENTS_DEDUPE",
@@ -488,8 +507,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "EVENTS_ATTEMPTS",
         5,
-        "Event hooks, database intake: runs of a failing handler before its event is "
-        "parked as failed; read when the blueprint is registered.",
+        "Event hooks, database or Celery intake: runs of a failing handler before its event "
+        "is parked as failed (database) or given up (Celery); read at registration.",
         _int_between(1, 100),
     ),
     Setting(
@@ -502,8 +521,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "EVENTS_RETRY_DELAY",
         2.0,
-        "Event hooks, database intake: seconds before a failed handler runs again, doubled "
-        "per attempt (at most an hour).",
+        "Event hooks, database or Celery intake: seconds before a failed handler runs "
+        "again, doubled per attempt (at most an hour).",
         _seconds(3600.0),
     ),
     Setting(
@@ -574,6 +593,7 @@ class Settings:
     waived_rules: frozenset[str]
     events_inline: bool
     events_intake: str
+    events_celery: Any
     events_dedupe: Any
     events_workers: int
     events_queue: int

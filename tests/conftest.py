@@ -156,17 +156,19 @@ def serve(
     return OktaClient(build_app(hooks, **config)).post(hook, payload)
 
 
-# --- real services: PostgreSQL and Redis ------------------------------------------------------
+# --- real services: PostgreSQL, Redis, RabbitMQ ----------------------------------------------
 #
-# Tests marked ``postgres`` or ``redis`` talk to a real server. Where none answers they skip
-# with a reason that says how to run them; under CI (``CI=true``) such a skip is a failure,
-# so CI cannot go green without the services.
+# Tests marked ``postgres``, ``redis`` or ``rabbitmq`` talk to a real server. Where none
+# answers they skip with a reason that says how to run them; under CI (``CI=true``) such a
+# skip is a failure, so CI cannot go green without the services.
 
 POSTGRES_HOST = os.environ.get("OKTA_HOOKS_TEST_POSTGRES", "postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("OKTA_HOOKS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+RABBITMQ_URL = os.environ.get("OKTA_HOOKS_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
 SERVICE_MARKERS = {
     "postgres": f"PostgreSQL at {POSTGRES_HOST} (OKTA_HOOKS_TEST_POSTGRES)",
     "redis": f"Redis at {REDIS_URL} (OKTA_HOOKS_TEST_REDIS)",
+    "rabbitmq": "RabbitMQ at 127.0.0.1:5672 (OKTA_HOOKS_TEST_RABBITMQ)",
 }
 
 
@@ -234,3 +236,17 @@ def redis_prefix() -> Iterator[str]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+@pytest.fixture
+def rabbitmq_url() -> str:
+    """The URL of the RabbitMQ server; tests name their own queues."""
+    kombu = pytest.importorskip("kombu", reason="the 'celery' extra is not installed")
+    connection = kombu.Connection(RABBITMQ_URL, connect_timeout=3)
+    try:
+        connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # kombu's OperationalError, or a socket error
+        _service_skip(SERVICE_MARKERS["rabbitmq"], exc)
+    finally:
+        connection.release()
+    return RABBITMQ_URL

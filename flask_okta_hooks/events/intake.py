@@ -8,6 +8,9 @@
 * a SQLAlchemy database URL (:class:`~.sql.SqlIntake`, extra ``[sql]``): each event is a
   row committed before the 204, handled under a lease by consumer threads or by
   ``flask okta-hooks worker`` processes, at least once.
+* ``"celery"`` (:class:`~.celery_intake.CeleryIntake`, extra ``[celery]``): each event is
+  a task of the app's Celery instance, confirmed by the broker before the 204 and run by
+  ordinary Celery workers.
 
 Anything else implements :class:`EventIntake`. What an intake holds is plain data
 (:class:`QueuedEvent`), never a handler: the handler is looked up by event type when the
@@ -57,7 +60,8 @@ Handle = Callable[[QueuedEvent], None]
 class EventIntake(Protocol):
     """Takes accepted events on and gets them handled, at least once.
 
-    The examples are :class:`MemoryIntake` and :class:`~.sql.SqlIntake`.
+    The examples are :class:`MemoryIntake`, :class:`~.sql.SqlIntake` and
+    :class:`~.celery_intake.CeleryIntake`.
     """
 
     def put(self, events: Sequence[QueuedEvent]) -> None:
@@ -211,8 +215,16 @@ def resolve_intake(
     attempts: int,
     lease: float,
     retry_delay: float,
+    celery: object = None,
 ) -> EventIntake:
     """The intake ``OKTA_HOOKS_EVENTS_INTAKE`` names; checked, so start-up fails early."""
+    if value == "celery":
+        from .celery_intake import CeleryIntake
+
+        prefix = key.removesuffix("EVENTS_INTAKE")
+        return CeleryIntake(
+            celery, attempts=attempts, retry_delay=retry_delay, prefix=prefix, key=key
+        )
 
     def sql(url: str) -> EventIntake:
         from .sql import SqlIntake

@@ -9,7 +9,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 import orjson
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 from ..config import Settings
 from ..errors import ConfigurationError
@@ -49,6 +49,7 @@ class EventsRuntime:
                 attempts=settings.events_attempts,
                 lease=settings.events_lease,
                 retry_delay=settings.events_retry_delay,
+                celery=settings.events_celery,
             )
             self.intake.check()
             self._dedupe_value: object = settings.events_dedupe
@@ -101,8 +102,11 @@ class EventsRuntime:
                 printable(event.event_type),
             )
             return
-        context = app.app_context()
-        context.push()
+        # A Celery task of Flask's pattern (FlaskTask) has pushed this app's context already.
+        pushed = has_app_context() and current_app._get_current_object() is app  # type: ignore[attr-defined]
+        context = None if pushed else app.app_context()
+        if context is not None:
+            context.push()
         try:
             handler(event)
         except Exception as exc:
@@ -110,7 +114,8 @@ class EventsRuntime:
             raise
         finally:
             try:
-                context.pop()
+                if context is not None:
+                    context.pop()
             except Exception as exc:  # a teardown hook failed; the handler's work stands
                 logger.error("okta event worker: app context failed: error=%s", type(exc).__name__)
 

@@ -1,0 +1,218 @@
+"""The Celery intake: each accepted event is a task of the app's Celery instance (extra
+``[celery]``).
+
+The endpoint answers 204 only after the broker took every task of the delivery:
+
+* AMQP (RabbitMQ): the intake publishes with publisher confirms (``confirm_publish``),
+  so each publish waits for the broker's ``basic.ack``; a ``basic.nack`` or no answer
+  within :data:`PUBLISH_TIMEOUT` is an error. Celery's queues are durable and its
+  messages persistent, so RabbitMQ acknowledges them once written to disk.
+* Redis: a publish is one ``LPUSH`` that returns once Redis applied it. The task then
+  survives a Redis restart only as far as Redis's own persistence keeps it
+  (``appendonly yes``; ``appendfsync always`` for every write, ``everysec`` loses up to a
+  second).
+
+A publish that fails answers 503, so Okta sends the delivery once more. Events of that
+delivery published before the failure stay published: the retry runs them a second time.
+
+Workers are ordinary Celery workers of the same Celery app; they must create the Flask
+app (as Flask's Celery pattern does) so that the blueprint registers the task. The task
+is acknowledged only after it ran (``acks_late``) and given back when its worker process
+dies (``reject_on_worker_lost``): the broker delivers it again, so a handler can run twice
+for one event when a worker dies in the middle of it. The task carries plain data (the
+endpoint, the uuid and the event's JSON); the handler is looked up by event type when it
+runs, with the Flask app context pushed. A failing handler runs again after
+``retry_delay`` seconds, doubled per attempt; after ``attempts`` runs the event is given
+up and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ConfigurationError
+from .backend import require, wrapped
+from .intake import Handle, QueuedEvent
+
+logger = logging.getLogger("flask_okta_hooks")
+
+#: Seconds one publish may take (connecting, and the broker's confirmation): Okta waits
+#: 3 s for the whole delivery.
+PUBLISH_TIMEOUT = 1.0
+#: A publish on a connection found broken is tried once more, on a new connection.
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+#: Web threads publishing at once, per intake and process.
+CONNECTIONS = 32
+#: Longest wait between two runs of a failing handler.
+MAX_RETRY_DELAY = 3600.0
+_BACKEND = "Celery event intake"
+
+
+class CeleryIntake:
+    """Accepted events as Celery tasks (see the module doc).
+
+    ``celery_app`` is a ``celery.Celery`` instance or its import path
+    (``"myapp.tasks:celery_app"``). The task is named ``flask_okta_hooks.event:<prefix>``
+    and goes to the queue Celery routes it to (``task_default_queue`` unless routed).
+    """
+
+    #: The value of ``OKTA_HOOKS_EVENTS_INTAKE`` that names this intake, and its extra.
+    scheme = "celery"
+    extra = "celery"
+
+    def __init__(
+        self,
+        celery_app: Any,
+        *,
+        attempts: int = 5,
+        retry_delay: float = 2.0,
+        prefix: str = "OKTA_HOOKS_",
+        key: str = "CeleryIntake",
+    ) -> None:
+        celery = require("celery", self.extra, key)
+        if celery_app is None:
+            raise ConfigurationError(
+                f"{key} is 'celery': set {prefix}EVENTS_CELERY to the app's Celery instance "
+                f"or its import path, e.g. 'myapp.tasks:celery_app'"
+            )
+        if isinstance(celery_app, str):
+            celery_app = _load(celery_app, prefix + "EVENTS_CELERY")
+        if not isinstance(celery_app, celery.Celery):
+            raise ConfigurationError(f"{prefix}EVENTS_CELERY is not a celery.Celery instance")
+        self.celery = celery_app
+        self.attempts = attempts
+        self.retry_delay = retry_delay
+        self.task_name = f"flask_okta_hooks.event:{prefix}"
+        self._connection = self._publisher()
+        self._pool = self._connection.Pool(CONNECTIONS)
+        _INTAKES.add(self)
+
+    def _publisher(self) -> Any:
+        """The connection the web side publishes on: the app's broker, with confirms."""
+        probe = self.celery.connection_for_write()
+        options = dict(probe.transport_options)
+        if probe.transport.driver_type == "amqp":
+            options["confirm_publish"] = True
+        elif probe.transport.driver_type == "redis":
+            # A broker gone without closing the socket must not hold the answer forever.
+            options.setdefault("socket_timeout", PUBLISH_TIMEOUT)
+        return self.celery.connection_for_write(
+            connect_timeout=PUBLISH_TIMEOUT, transport_options=options
+        )
+
+    # --- the web side ------------------------------------------------------------------------
+
+    def put(self, events: Sequence[QueuedEvent]) -> None:
+        """Publish one task per event; each is confirmed by the broker when this returns."""
+        with (
+            wrapped(_BACKEND),
+            self._pool.acquire(block=True, timeout=PUBLISH_TIMEOUT) as connection,
+        ):
+            for event in events:
+                self._publish(connection, event)
+
+    def _publish(self, connection: Any, event: QueuedEvent) -> None:
+        self.celery.send_task(
+            self.task_name,
+            kwargs={"path": event.path, "uuid": event.uuid, "body": event.body.decode("utf-8")},
+            connection=connection,
+            ignore_result=True,
+            retry=True,
+            retry_policy=PUBLISH_RETRY,
+            timeout=PUBLISH_TIMEOUT,
+            confirm_timeout=PUBLISH_TIMEOUT,
+        )
+
+    def check(self) -> None:
+        """Connect to the broker; :class:`~.backend.BackendError` when it does not answer.
+
+        On a connection of its own, closed again: a pre-forking server's children must not
+        share a socket opened in the master.
+        """
+        connection = self._connection.clone()
+        try:
+            with wrapped(_BACKEND):
+                connection.ensure_connection(max_retries=1, timeout=PUBLISH_TIMEOUT)
+        finally:
+            connection.release()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Nothing waits in this process: the tasks are the broker's and the workers'."""
+        return True
+
+    def close(self) -> None:
+        """Close this process's publishing connections."""
+        self._pool.force_close_all()
+
+    # --- the worker side ---------------------------------------------------------------------
+
+    def start(self, handle: Handle, give_up: Handle, threads: int) -> None:
+        """Register the event task with the Celery app; Celery workers run it.
+
+        The task class derives from the app's own ``Task`` (Flask's ``FlaskTask`` when
+        the app was made the way Flask documents, which pushes the app context; the
+        handler runs in that context, or pushes it itself). ``threads`` is not used: the
+        workers' concurrency is Celery's.
+        """
+        intake = self
+
+        class EventTask(self.celery.Task):  # type: ignore[name-defined,misc]
+            name = self.task_name
+            acks_late = True
+            reject_on_worker_lost = True
+            ignore_result = True
+            max_retries = self.attempts - 1
+
+            def run(self, path: str, uuid: str | None, body: str) -> None:
+                intake.run(self, QueuedEvent(path, uuid, body.encode("utf-8")), handle, give_up)
+
+        self.celery.register_task(EventTask())
+
+    def run(self, task: Any, event: QueuedEvent, handle: Handle, give_up: Handle) -> None:
+        """Run one event's task: handle it, or retry it later, or give it up."""
+        try:
+            handle(event)
+        except Exception as exc:
+            attempt = task.request.retries + 1
+            if attempt >= self.attempts:
+                logger.error(
+                    "okta event given up after %d attempts: path=%r uuid=%r error=%s",
+                    attempt,
+                    event.path,
+                    event.uuid,
+                    type(exc).__name__,
+                )
+                give_up(event)
+                return
+            delay = min(self.retry_delay * 2 ** (attempt - 1), MAX_RETRY_DELAY)
+            # Published with confirms too, before the running task is acknowledged; no
+            # ``exc``: Celery would log the handler's message, which can quote the event.
+            with self._pool.acquire(block=True, timeout=PUBLISH_TIMEOUT) as connection:
+                raise task.retry(countdown=delay, connection=connection) from None
+
+
+def _load(path: str, key: str) -> Any:
+    from werkzeug.utils import ImportStringError, import_string
+
+    try:
+        return import_string(path)
+    except ImportStringError as exc:
+        raise ConfigurationError(
+            f"{key}: cannot import {path!r} ({type(exc.exception).__name__})"
+        ) from None
+
+
+_INTAKES: weakref.WeakSet[CeleryIntake] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    # The child must not share the parent's sockets: it opens its own when it publishes.
+    for intake in list(_INTAKES):
+        intake._pool = intake._connection.Pool(CONNECTIONS)
+
+
+os.register_at_fork(after_in_child=_after_fork)
