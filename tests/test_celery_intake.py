@@ -25,8 +25,8 @@ from flask_okta_hooks import CeleryIntake, ConfigurationError, LogEvent, OktaHoo
 from flask_okta_hooks.testing import HookWarning, OktaClient, log_event
 
 from .conftest import REDIS_URL
-from .test_event_backends import wait_for
 from .docs_pages import page, section
+from .test_event_backends import wait_for
 
 pytest.importorskip("celery", reason="the 'celery' extra is not installed")
 
