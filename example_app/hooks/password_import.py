@@ -16,13 +16,17 @@ from ..audit import audited, note
 from ..services import services
 from .blueprint import hooks
 
+#: Seconds kept, of the call's deadline, to build and send the answer.
+ANSWER_MARGIN = 0.05
+
 
 @hooks.password_import
 @audited
 def import_password(call: PasswordImportHookRequest) -> PasswordImportHookResponse:
-    # The call's own deadline, counted by the library from the call's arrival: a check
-    # that cannot finish before it is shed at once instead of timing out.
-    deadline = time.monotonic() + call.time_left()
+    # The call's own deadline, counted by the library from the call's arrival, less a
+    # moment to answer: a check that cannot finish before it is shed at once instead of
+    # timing out, and a wait for a slot gives up while the answer can still be sent.
+    deadline = time.monotonic() + call.time_left() - ANSWER_MARGIN
     verdict = services().passwords.check(call.username, call.password.reveal_bytes(), deadline)
     response = call.respond()
     if verdict.verified:
