@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .lazy import lazy_property
 from .redaction import remember_secrets
 from .rules import waivable
 
@@ -607,7 +608,7 @@ class Settings:
     oauth: OAuthSettings | None = None
     """Filled in OAuth mode, so the verifier needs no ``None`` checks."""
 
-    @property
+    @lazy_property
     def auth_environ_key(self) -> str:
         """The WSGI environ key of the auth header (``Authorization`` -> ``HTTP_AUTHORIZATION``)."""
         return environ_key(self.auth_header)
