@@ -3,11 +3,13 @@
 Okta applies a patch's operations in order, so one may build on another: add an object
 claim, then a member of it; add a claim, then replace it; remove it, then add it again.
 The checks of a patch therefore look at the document as the earlier operations left it.
+Most operations add a claim or statement and read nothing of the document; the helpers
+make a view only for one that does, replaying the operations before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import pointer
@@ -68,6 +70,24 @@ class Document:
             node.append(value)
         else:
             node.insert(int(last), value)
+
+
+def replayed(
+    root: Mapping[str, Any],
+    operations: Iterable[Mapping[str, Any]],
+    segments_of: Callable[[str], Sequence[str] | None],
+) -> Document:
+    """A view of ``root`` with ``operations``, already checked, applied in order.
+
+    ``segments_of`` turns an operation's path into segments below ``root``, or ``None``
+    for a path the view does not hold (a token's lifetime).
+    """
+    document = Document(root)
+    for operation in operations:
+        segments = segments_of(operation["path"])
+        if segments:
+            document.apply(operation["op"], segments, operation.get("value"))
+    return document
 
 
 _MISSING: Any = object()

@@ -267,6 +267,7 @@ def test_the_helpers_build_on_earlier_operations_too() -> None:
 
     response = (
         call.respond()
+        .set_lifetime(Token.ID, 3600)
         .add_id_claim("employee", {})
         .add_claim(Token.ID, ("employee", "department"), "R&D")
         .add_id_claim("tier", "silver")
@@ -275,7 +276,7 @@ def test_the_helpers_build_on_earlier_operations_too() -> None:
         .remove_claim(Token.ID, ("preferred_airports", 1))
     )
 
-    assert response.to_dict()["commands"][0]["value"][1] == {
+    assert response.to_dict()["commands"][0]["value"][2] == {
         "op": "add",
         "path": "/claims/employee/department",
         "value": "R&D",
@@ -284,7 +285,7 @@ def test_the_helpers_build_on_earlier_operations_too() -> None:
     assert call.id_token is not None
     assert call.id_token.claims["preferred_airports"] == AIRPORTS
     assert "employee" not in call.id_token.claims
-    assert response.to_dict()["commands"][0]["value"][0]["value"] == {}
+    assert response.to_dict()["commands"][0]["value"][1]["value"] == {}
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from ..constants import ASSERTION_PATCH, SAML_EVENT
 from ..errors import Violation
 from ..fastload import Converter, SectionLoader, items
 from ..lazy import lazy_property
-from ..patching import Document
+from ..patching import Document, replayed
 from ..request import (
     OKTA_SESSION,
     OKTA_USER,
@@ -378,7 +378,7 @@ class SamlHookResponse(HookResponse):
         super().__init__(request)
         self._start_new_command = False
         self._assertion: Document | None = None
-        """The assertion as the last command's operations leave it."""
+        """The assertion as the last command's operations leave it, once one read it."""
 
     def add_attribute(
         self,
@@ -456,10 +456,12 @@ class SamlHookResponse(HookResponse):
     def _patch(self, operation: dict[str, Any]) -> Self:
         # The operations of one command build on each other, as check() sees them.
         new = not self._commands or self._start_new_command
-        if new or self._assertion is None:
-            self._assertion = Document(self._request.assertion)
+        if new:
+            self._assertion = None
         index = len(self._commands) - (0 if new else 1)
         operations = [] if new else self._commands[index]["value"]
+        if self._assertion is None and operation["op"] != "add":  # it reads the assertion
+            self._assertion = replayed(self._request.assertion, operations, pointer.split)
         where = f"commands[{index}].value[{len(operations)}]"
         self._refuse(check_finite(operation["value"], where))
         self._refuse(_check_operation(operation, self._assertion, where))
@@ -522,16 +524,17 @@ def _lexical(value: AttributeValueInput) -> str:
     raise TypeError(f"an attribute value is a str, int, float or bool, not {type(value).__name__}")
 
 
-def _check_operation(operation: Any, assertion: Document, where: str) -> list[Violation]:
+def _check_operation(operation: Any, assertion: Document | None, where: str) -> list[Violation]:
     """Okta's rules for one patch operation on the assertion; an operation that breaks no
-    documented rule is applied to ``assertion``, for the operations after it."""
+    documented rule is applied to ``assertion``, for the operations after it. ``assertion``
+    may be ``None`` for an ``add``, which reads none of it."""
     violations = _check_one(operation, assertion, where)
-    if not any(not v.precaution for v in violations):
+    if assertion is not None and not any(not v.precaution for v in violations):
         assertion.apply(operation["op"], pointer.split(operation["path"]) or [], operation["value"])
     return violations
 
 
-def _check_one(operation: Any, assertion: Document, where: str) -> list[Violation]:
+def _check_one(operation: Any, assertion: Document | None, where: str) -> list[Violation]:
     """Okta's rules for one patch operation, on the assertion as the ones before left it."""
 
     def bad(rule: str, message: str) -> list[Violation]:
@@ -576,6 +579,7 @@ def _check_one(operation: Any, assertion: Document, where: str) -> list[Violatio
         # its sample adds one that exists, so a new statement is never refused for that.
         violations = _check_attribute(value, where)
     else:
+        assert assertion is not None
         violations = _check_replace(assertion, segments, value, where)
     return violations or _check_attribute_name(segments, where)
 

@@ -22,7 +22,7 @@ from ..constants import ACCESS_PATCH, IDENTITY_PATCH, TOKEN_EVENT
 from ..errors import ResponseRuleError, Violation
 from ..fastload import SectionLoader
 from ..lazy import lazy_property
-from ..patching import Document
+from ..patching import Document, replayed
 from ..request import (
     OKTA_SESSION,
     OKTA_USER,
@@ -368,7 +368,7 @@ class TokenHookResponse(HookResponse):
     def __init__(self, request: HookRequest) -> None:
         super().__init__(request)
         self._claims: dict[Token, Document] = {}
-        """Each token's claims as the operations so far leave them."""
+        """Each token's claims as the operations so far leave them, once one read them."""
 
     def add_claim(self, token: Token, claim: ClaimPath, value: Any) -> Self:
         """Add a claim, a member of an object claim, or an array element (``-`` appends).
@@ -431,8 +431,9 @@ class TokenHookResponse(HookResponse):
             violations = _check_lifetime(op, value, where)
         else:
             claims = self._claims.get(token)
-            if claims is None:
-                claims = self._claims[token] = Document(minted.claims)
+            if claims is None and (op != "add" or len(segments) > 1):  # it reads the claims
+                claims = replayed(minted.claims, operations, _claim_segments)
+                self._claims[token] = claims
             violations = _check_claim(token, op, segments, claims, where)
         violations = check_finite(value, where) + violations
         if violations:
@@ -489,6 +490,12 @@ def _claim_target(claim: ClaimPath) -> tuple[str, list[str]]:
     return path, [str(part) for part in parts]
 
 
+def _claim_segments(path: str) -> list[str] | None:
+    """The segments below ``/claims`` of a path the helpers wrote; ``None`` for the lifetime."""
+    segments = pointer.split(path)
+    return None if segments is None or segments[0] != "claims" else segments[1:]
+
+
 def _check_operation(token: Token, operation: Any, claims: Document, where: str) -> list[Violation]:
     """Okta's rules for one patch operation on ``token``; an operation that breaks no
     documented rule is applied to ``claims``, for the operations after it."""
@@ -527,9 +534,10 @@ def _check_operation(token: Token, operation: Any, claims: Document, where: str)
 
 
 def _check_claim(
-    token: Token, op: str, segments: list[str], claims: Document, where: str
+    token: Token, op: str, segments: list[str], claims: Document | None, where: str
 ) -> list[Violation]:
-    """Okta's rules for ``op`` on the claim at ``segments`` (names, the claim's first)."""
+    """Okta's rules for ``op`` on the claim at ``segments`` (names, the claim's first);
+    ``claims`` may be ``None`` for an ``add`` of a whole claim, which reads none."""
     claim = segments[0]
     if claim in RESERVED_CLAIMS[token]:
         return _bad(
@@ -566,11 +574,16 @@ def _check_lifetime(op: str, value: Any, where: str) -> list[Violation]:
     return []
 
 
-def _check_presence(op: str, segments: list[str], claims: Document, where: str) -> list[Violation]:
+def _check_presence(
+    op: str, segments: list[str], claims: Document | None, where: str
+) -> list[Violation]:
     """Whether the path exists in the claims as ``op`` needs it to."""
     claim = segments[0]
     # add may create a top-level claim or a last segment; everything else must exist.
     must_exist = segments if op != "add" else segments[:-1]
+    if not must_exist:
+        return []
+    assert claims is not None
     node, found = claims.get(must_exist)
     if found < len(must_exist):
         rule = "claim_not_present" if op != "add" else "parent_not_present"
