@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar, overload
 
 import orjson
@@ -61,6 +61,7 @@ from .oauth import BearerVerifier
 from .rendering import error_response, render
 from .request import HookRequest
 from .response import HookResponse
+from .rules import waivable
 from .runner import HandlerRunner
 from .signals import send_answered, send_received
 from .state import PrefixState
@@ -89,15 +90,18 @@ class _BoundDecorator(Generic[Req, Resp]):
         /,
         *,
         on_failure: str | Callable[[Req], Resp | Mapping[str, Any] | None] | None = None,
+        waive: str | Iterable[str] = (),
     ) -> Register[Req, Resp]: ...
 
-    def __call__(self, arg: Any = None, /, *, on_failure: OnFailure = None) -> Any:
+    def __call__(
+        self, arg: Any = None, /, *, on_failure: OnFailure = None, waive: str | Iterable[str] = ()
+    ) -> Any:
         if callable(arg):
             self._blueprint.mount(self._hook_type, arg)
             return arg
 
         def register(handler: Any) -> Any:
-            self._blueprint.mount(self._hook_type, handler, arg, on_failure=on_failure)
+            self._blueprint.mount(self._hook_type, handler, arg, on_failure=on_failure, waive=waive)
             return handler
 
         return register
@@ -108,7 +112,8 @@ class HookDecorator(Generic[Req, Resp]):
 
     ``@hooks.token`` mounts the handler at the type's default path; ``@hooks.token("/x")``
     at ``/x`` below the blueprint's prefix (for a second hook of the same type), and
-    ``@hooks.token(on_failure="deny")`` with a failure policy other than ``"safe"``.
+    ``@hooks.token(on_failure="deny")`` with a failure policy other than ``"safe"``, and
+    ``@hooks.token(waive=["claim_name"])`` with precautions waived for the endpoint.
     """
 
     def __init__(self, hook_type: HookType) -> None:
@@ -179,13 +184,16 @@ class OktaHooks(Blueprint):
         path: str | None = None,
         *,
         on_failure: OnFailure = None,
+        waive: str | Iterable[str] = (),
     ) -> None:
         """Serve ``hook_type`` with ``handler`` at ``path`` (default: the type's own path).
 
         ``on_failure`` names the failure policy or gives a callable ``(call) -> response |
         None`` (see :mod:`flask_okta_hooks.failure`); a name the hook type does not offer
-        is a :class:`ValueError` here, not at the first failure. The decorators call this;
-        call it directly to mount handlers from a table::
+        is a :class:`ValueError` here, not at the first failure. ``waive`` names
+        precautions (:mod:`flask_okta_hooks.rules`) waived for every answer of this
+        endpoint; an id that is no precaution is a :class:`ValueError` here. The
+        decorators call this; call it directly to mount handlers from a table::
 
             hooks.mount(TOKEN, gate, "/token/gate", on_failure="deny")
         """
@@ -200,7 +208,8 @@ class OktaHooks(Blueprint):
             )
         name = _ENDPOINT_CHARS.sub("_", path.strip("/")) or hook_type.slug
         policy = FailurePolicy.resolve(hook_type, on_failure)
-        endpoint = Endpoint(hook_type, path, name, handler, policy)
+        waived = waivable([waive] if isinstance(waive, str) else waive)
+        endpoint = Endpoint(hook_type, path, name, handler, policy, waived)
         self.endpoints[path] = endpoint
         self.record(lambda state: self._add_route(state, endpoint))
 

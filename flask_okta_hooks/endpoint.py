@@ -46,8 +46,8 @@ OnFailure = str | Fallback | None
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One mounted handler: its hook type, path below the prefix, endpoint name and
-    failure policy."""
+    """One mounted handler: its hook type, path below the prefix, endpoint name, failure
+    policy and waived precautions."""
 
     hook_type: HookType
     path: str
@@ -55,6 +55,8 @@ class Endpoint:
     handler: Handler
     policy: FailurePolicy | None = None
     """``None`` means the hook type's ``"safe"`` outcome."""
+    waived: frozenset[str] = frozenset()
+    """Precautions waived for every answer of this endpoint."""
     coroutine: bool = field(default=False, init=False)
     """Whether ``handler`` is an ``async def`` function; found once, when mounted."""
 

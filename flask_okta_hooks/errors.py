@@ -229,7 +229,8 @@ class ResponseRuleError(HookResponseError, ValueError):
             message += (
                 f"\nA precaution is this package's caution where Okta documents no refusal; "
                 f"production sends such an answer with a warning. If Okta accepts it, waive "
-                f"it for this response with response.waive({listed}) or for the app with "
+                f"it for this response with response.waive({listed}), for the endpoint with "
+                f"@hooks.<hook type>(waive=[{listed}]) or for the app with "
                 f"OKTA_HOOKS_WAIVED_RULES = [{listed}]."
             )
         super().__init__(message)

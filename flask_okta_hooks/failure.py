@@ -64,7 +64,7 @@ logger = logging.getLogger("flask_okta_hooks")
 FallbackResult = HookResponse | Mapping[str, Any] | None
 Fallback = Callable[[Any], FallbackResult]
 #: Turns a handler result into the bytes to send (``None``: an empty 204); see ``render``.
-Render = Callable[["HookType", HookRequest, Any, "Settings | bool"], "bytes | None"]
+Render = Callable[["HookType", HookRequest, Any, "Settings | bool", frozenset[str]], "bytes | None"]
 
 SAFE = "safe"
 RETRY = "retry"
@@ -214,7 +214,7 @@ class FailurePolicy:
             body = None
         if body is not None:
             response_class._raise_if(response_class.fallback_violations(call, body))
-        return render(self.hook_type, call, result, True)
+        return render(self.hook_type, call, result, True, frozenset())
 
 
 def safe_outcome(hook_type: HookType, call: HookRequest, failure: Failure) -> Outcome:

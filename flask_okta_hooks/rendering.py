@@ -36,11 +36,13 @@ def render(
     call: HookRequest,
     result: HandlerResult,
     checks: Settings | bool = True,
+    waived: frozenset[str] = frozenset(),
 ) -> bytes | None:
     """Turn a handler's result into the bytes to send, ``None`` meaning an empty 204.
 
     ``checks`` is the endpoint's settings (whether responses are checked, strict mode,
-    the waived precautions), or a bool: check or not, outside strict mode.
+    the precautions waived for the app), or a bool: check or not, outside strict mode.
+    ``waived`` holds the precautions waived for the endpoint.
 
     Raises :class:`~.errors.HandlerResultError` for a result this hook type cannot send
     (cyclic or absurdly deep values included) and :class:`~.errors.ResponseRuleError`
@@ -61,11 +63,11 @@ def render(
         if result.request is not call:
             raise HandlerResultError("the handler returned a response to another request")
         body = result.to_dict()
-        waived = result.waived
+        own_waivers = result.waived
         violations = result._violations(body) if validate else []
     elif isinstance(result, Mapping) and not isinstance(result, HookResponse):
         body = dict(result)
-        waived = frozenset()
+        own_waivers = frozenset()
         violations = hook_type.response_class.check(call, body) if validate else []
     else:
         raise HandlerResultError(
@@ -73,7 +75,7 @@ def render(
             f"a dict in Okta's wire format or None, not {type(result).__name__}"
         )
     if violations:
-        _enforce(hook_type, violations, waived, checks)
+        _enforce(hook_type, violations, waived | own_waivers, checks)
     try:
         data = orjson.dumps(body)
     except orjson.JSONEncodeError:

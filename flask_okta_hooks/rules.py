@@ -10,7 +10,8 @@ strict mode.
 never changes the answer in production: the call logs one warning naming the rule and
 the handler's answer is sent. In strict mode it raises, and the developer who knows
 Okta accepts the answer waives it, for one response with
-:meth:`~flask_okta_hooks.HookResponse.waive` or for the app with
+:meth:`~flask_okta_hooks.HookResponse.waive`, for one endpoint with the decorator's
+``waive=`` (``@hooks.token(waive=["claim_name"])``) or for the app with
 ``OKTA_HOOKS_WAIVED_RULES``.
 
 A leaf module: everything that names a rule imports it, it imports nothing of the package.

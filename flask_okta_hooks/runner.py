@@ -203,7 +203,7 @@ class HandlerRunner:
         lane.running[key] = started
         try:
             result = _handler(app, endpoint)(call)
-            body = render(endpoint.hook_type, call, result, settings)
+            body = render(endpoint.hook_type, call, result, settings, endpoint.waived)
         finally:
             del lane.running[key]
             lane.record(self.clock() - started, settings.inline_under)
@@ -220,7 +220,7 @@ class HandlerRunner:
         settings: Settings,
         render: Render,
     ) -> bytes | None:
-        hook_type = endpoint.hook_type
+        hook_type, waived = endpoint.hook_type, endpoint.waived
         handler = _handler(app, endpoint)
         shared_g = dict(vars(g._get_current_object()))
         clock = self.clock
@@ -232,7 +232,7 @@ class HandlerRunner:
             with context:
                 began = clock()
                 try:
-                    return render(hook_type, call, handler(call), settings)
+                    return render(hook_type, call, handler(call), settings, waived)
                 finally:
                     took[0] = clock() - began
 

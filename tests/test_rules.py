@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 import flask_okta_hooks
-from flask_okta_hooks import ConfigurationError, HandlerResultError, OktaHooks, ResponseRuleError
+from flask_okta_hooks import (
+    ConfigurationError,
+    HandlerResultError,
+    OktaHooks,
+    ResponseRuleError,
+    runner,
+)
 from flask_okta_hooks.hook_types import HOOK_TYPES_BY_SLUG
 from flask_okta_hooks.rules import PRECAUTIONS, RULES, Source, waivable
 
@@ -119,6 +125,7 @@ def test_in_strict_mode_a_precaution_raises_and_says_how_to_waive_it() -> None:
 
     assert caught.value.rules == ("claim_name",)
     assert "response.waive('claim_name')" in str(caught.value)
+    assert "@hooks.<hook type>(waive=['claim_name'])" in str(caught.value)
     assert "OKTA_HOOKS_WAIVED_RULES = ['claim_name']" in str(caught.value)
 
 
@@ -132,6 +139,42 @@ def test_a_precaution_waived_for_the_app_is_sent_without_a_warning(
 
     assert response.status_code == 200
     assert caplog.records == []
+
+
+def test_a_precaution_waived_for_an_endpoint_is_sent_there_only(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "INLINE_AFTER", 3)  # the calls after the third run inline
+
+    def odd(call: Any) -> Any:
+        return call.respond().add_access_claim(ODD_CLAIM, "gold")
+
+    def odd_wire(call: Any) -> Any:
+        return odd(call).to_dict()  # a body in wire format is covered too
+
+    hooks = OktaHooks()
+    hooks.token("/waived", waive="claim_name")(odd)
+    hooks.token("/waived-wire", waive=["claim_name", "unknown_flow"])(odd_wire)
+    hooks.token("/strict")(odd)
+    client = build_app(hooks).test_client()
+
+    with caplog.at_level(logging.WARNING, logger="flask_okta_hooks"):
+        for path in ("/waived", "/waived-wire") * 6:  # on a worker, then on the request thread
+            response = post_json(client, path, token_payload_sample())
+            assert response.status_code == 200, path
+            assert response.get_json()["commands"][0]["value"][0]["path"] == "/claims/" + ODD_CLAIM
+    assert caplog.records == []
+    with pytest.raises(ResponseRuleError, match="claim_name"):
+        post_json(client, "/strict", token_payload_sample())
+
+
+def test_an_endpoint_waiver_is_checked_when_mounted() -> None:
+    hooks = OktaHooks()
+    with pytest.raises(ValueError, match="documented by Okta"):
+        hooks.token(waive=["reserved_claim"])(lambda call: None)
+    with pytest.raises(ValueError, match="'claim' is not a rule"):
+        hooks.token(waive=["claim"])(lambda call: None)
+    assert hooks.endpoints == {}
 
 
 def test_a_waiver_covers_only_the_rules_it_names() -> None:
