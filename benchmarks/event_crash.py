@@ -325,7 +325,9 @@ def run(kind: str, count: int, kill_every: float, drain_timeout: float, redis_ur
             stop.set()
             killing.join()
             took = time.monotonic() - started
+            handled_sending = len(set(database.handled()))
             settle(database, kind, drain_timeout)
+            drained = time.monotonic() - started - took
             handled = database.handled()
             waiting = 0 if kind == "memory" else database.waiting()
         finally:
@@ -337,7 +339,8 @@ def run(kind: str, count: int, kill_every: float, drain_timeout: float, redis_ur
     print(
         f"{kind}: sent={len(sent)} acknowledged={len(acknowledged)} "
         f"({100 * len(acknowledged) / len(sent):.1f} %) handled={len(unique)} lost={lost} "
-        f"duplicates={len(handled) - len(unique)} still_queued={waiting} sending_s={took:.1f}"
+        f"duplicates={len(handled) - len(unique)} still_queued={waiting} sending_s={took:.1f} "
+        f"handled_while_sending={handled_sending} drain_s={drained:.1f}"
     )
     return 1 if lost and kind != "memory" else 0
 

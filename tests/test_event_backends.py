@@ -185,6 +185,23 @@ def test_events_are_committed_before_the_204(url: str, apps: Callable[..., Flask
     assert recorder.seen == []
 
 
+def test_taking_an_event_reads_the_ready_index_without_sorting(tmp_path: Path) -> None:
+    intake = SqlIntake(f"sqlite:///{tmp_path / 'events.db'}")
+    statement = intake.take_statement("owner").compile(
+        dialect=intake.engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    try:
+        with intake.engine.connect() as connection:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}").all()
+    finally:
+        intake.close()
+
+    details = " / ".join(row[-1] for row in plan)
+    assert "okta_hook_events_ready" in details
+    # A sort would read every waiting event each time one is taken.
+    assert "TEMP B-TREE" not in details
+
+
 @pytest.mark.parametrize("url", SQL_INTAKES, indirect=True)
 def test_a_failing_handler_is_retried_then_parked_and_retried_by_hand(
     url: str, apps: Callable[..., Flask]
