@@ -8,8 +8,10 @@ never queued.
 A consumer takes one event at a time under a lease: on PostgreSQL with
 ``FOR UPDATE SKIP LOCKED`` (consumers never wait for each other), on SQLite with one
 conditional ``UPDATE`` (the database's write lock makes it atomic). The row is marked done
-only after the handler returned. A consumer that dies holds its lease until it expires,
-then another takes the event: the handler may then run a second time for that event.
+only after the handler returned. While the handler runs, its consumer renews the lease
+every third of it, so a slow handler keeps its event. A consumer that dies holds its lease
+until it expires, then another takes the event: the handler may then run a second time
+for that event.
 
 A handler that raises is retried after ``retry_delay`` seconds, doubled per attempt; after
 ``attempts`` attempts the event is parked as failed and kept, for
@@ -232,6 +234,18 @@ class SqlIntake:
             .values(lease_owner=owner, lease_until=now + self.lease, attempts=t.c.attempts + 1)
             .returning(t.c.id, t.c.path, t.c.uuid, t.c.body, t.c.attempts)
         )
+
+    def renew(self, taken: Taken) -> bool:
+        """Extend the lease of an event still being handled by ``lease`` seconds from now;
+        ``False`` when ``taken.owner`` no longer holds it."""
+        t = self.table
+        with wrapped(_BACKEND), self.engine.begin() as connection:
+            renewed = connection.execute(
+                t.update()
+                .where(t.c.id == taken.id, t.c.lease_owner == taken.owner, t.c.status == QUEUED)
+                .values(lease_until=self.clock() + self.lease)
+            )
+        return int(renewed.rowcount) == 1
 
     def done(self, taken: Taken) -> None:
         """The handler returned: the event is kept as done, so a redelivery is skipped."""
