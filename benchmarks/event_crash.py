@@ -5,7 +5,8 @@ records each event's uuid in a table. ``--callers`` callers (6) send ``--events`
 in deliveries of 30, each delivery sent once more when it gets no 2xx (Okta's one retry),
 while a killer SIGKILLs a web worker, and with a durable intake an event worker
 (``flask okta-hooks worker``, or a ``celery worker`` with the Celery intake on Redis;
-restarted at once), every ``--kill-every`` seconds (0: no kills). Then it
+restarted at once), every ``--kill-every`` seconds (0: no kills) until the last delivery
+was answered (``--kill-during-drain``: until the drain ends too). Then it
 waits for the intake to drain and prints sent, acknowledged, handled, lost (acknowledged
 and never handled) and duplicates (handled more than once); events a database intake
 still holds when ``--drain-timeout`` passes are counted apart (kept, not lost). It also
@@ -13,8 +14,8 @@ prints the 50th and 99th percentiles of the time to a 204; ``--callers 32 --kill
 0`` measures them under load without crashes.
 
     python benchmarks/event_crash.py [--intake memory|sqlite|postgres|celery]
-        [--events 20000] [--callers 6] [--kill-every 0.7] [--drain-timeout 180]
-        [--redis URL]
+        [--events 20000] [--callers 6] [--kill-every 0.7] [--kill-during-drain]
+        [--drain-timeout 180] [--redis URL]
 
 PostgreSQL runs on 127.0.0.1:5432 (trust auth), in a database made for the run and
 dropped after it; the Celery broker is Redis (``--redis``, database 11 by default), with
@@ -325,7 +326,13 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def run(
-    kind: str, count: int, callers: int, kill_every: float, drain_timeout: float, redis_url: str
+    kind: str,
+    count: int,
+    callers: int,
+    kill_every: float,
+    drain_timeout: float,
+    redis_url: str,
+    kill_during_drain: bool = False,
 ) -> int:
     os.environ[QUEUE_ENV] = f"okta-hooks-crash-{os.urandom(5).hex()}"
     os.environ[BROKER_ENV] = redis_url
@@ -348,12 +355,15 @@ def run(
             killing = threading.Thread(target=killer)
             killing.start()
             sent, acknowledged, latencies = send_all(fleet.port, count, callers)
-            stop.set()
-            killing.join()
+            if not kill_during_drain:
+                stop.set()
+                killing.join()
             took = time.monotonic() - started
             handled_sending = len(set(database.handled()))
             settle(database, kind, drain_timeout)
             drained = time.monotonic() - started - took
+            stop.set()
+            killing.join()
             handled = database.handled()
             waiting = 0 if kind == "memory" else database.waiting()
         finally:
@@ -367,7 +377,8 @@ def run(
         f"({100 * len(acknowledged) / len(sent):.1f} %) handled={len(unique)} lost={lost} "
         f"duplicates={len(handled) - len(unique)} still_queued={waiting} sending_s={took:.1f} "
         f"handled_while_sending={handled_sending} drain_s={drained:.1f} callers={callers} "
-        f"kill_every={kill_every} p50_ms={1000 * percentile(latencies, 0.5):.1f} "
+        f"kill_every={kill_every} kill_during_drain={kill_during_drain} "
+        f"p50_ms={1000 * percentile(latencies, 0.5):.1f} "
         f"p99_ms={1000 * percentile(latencies, 0.99):.1f} answers_204={len(latencies)}"
     )
     return 1 if lost and kind != "memory" else 0
@@ -399,9 +410,18 @@ def main() -> int:
     parser.add_argument("--callers", type=int, default=6)
     parser.add_argument("--kill-every", type=float, default=0.7)
     parser.add_argument("--drain-timeout", type=float, default=180.0)
+    parser.add_argument(
+        "--kill-during-drain", action="store_true", help="go on killing until the drain ends"
+    )
     args = parser.parse_args()
     return run(
-        args.intake, args.events, args.callers, args.kill_every, args.drain_timeout, args.redis
+        args.intake,
+        args.events,
+        args.callers,
+        args.kill_every,
+        args.drain_timeout,
+        args.redis,
+        args.kill_during_drain,
     )
 
 
