@@ -366,6 +366,9 @@ def run(
             killing.join()
             handled = database.handled()
             waiting = 0 if kind == "memory" else database.waiting()
+            missing = sorted(acknowledged - set(handled))
+            if missing and kind != "memory":
+                show_log_lines(Path(folder) / "processes.log", missing[:5])
         finally:
             fleet.stop()
             database.close()
@@ -382,6 +385,14 @@ def run(
         f"p99_ms={1000 * percentile(latencies, 0.99):.1f} answers_204={len(latencies)}"
     )
     return 1 if lost and kind != "memory" else 0
+
+
+def show_log_lines(log: Path, uuids: list[str]) -> None:
+    """Print what the processes logged about acknowledged events never handled."""
+    print(f"not handled (first {len(uuids)}): {', '.join(uuids)}")
+    for line in log.read_text(errors="replace").splitlines():
+        if any(uuid in line for uuid in uuids) or "given up" in line:
+            print(f"  log: {line[:300]}")
 
 
 def settle(database: Database, kind: str, timeout: float) -> None:
