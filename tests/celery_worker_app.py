@@ -9,9 +9,10 @@ import os
 import time
 from pathlib import Path
 
-from flask_okta_hooks import LogEvent
+from flask_okta_hooks import LogEvent, RedisDedupeStore
 
 from .celery_support import create_app
+from .conftest import REDIS_URL
 
 
 def record(event: LogEvent) -> None:
@@ -23,7 +24,9 @@ def record(event: LogEvent) -> None:
     (marks / f"done.{event.uuid}.{os.getpid()}").touch()
 
 
+prefix = os.environ.get("OKTA_HOOKS_TEST_STORE_PREFIX", "")
+config = {"OKTA_HOOKS_EVENTS_DEDUPE": RedisDedupeStore(REDIS_URL, prefix=prefix)} if prefix else {}
 flask_app = create_app(
-    os.environ["OKTA_HOOKS_TEST_BROKER"], os.environ["OKTA_HOOKS_TEST_QUEUE"], record
+    os.environ["OKTA_HOOKS_TEST_BROKER"], os.environ["OKTA_HOOKS_TEST_QUEUE"], record, **config
 )
 celery_app = flask_app.extensions["celery"]

@@ -21,7 +21,13 @@ from typing import Any
 import pytest
 from flask import Flask, current_app
 
-from flask_okta_hooks import CeleryIntake, ConfigurationError, LogEvent, OktaHooks
+from flask_okta_hooks import (
+    CeleryIntake,
+    ConfigurationError,
+    LogEvent,
+    OktaHooks,
+    RedisDedupeStore,
+)
 from flask_okta_hooks.testing import HookWarning, OktaClient, log_event
 
 from .conftest import REDIS_URL
@@ -149,10 +155,41 @@ def test_a_duplicate_delivery_runs_once(broker: str, queue: str) -> None:
     again = client.deliver(log_event(uuid="d1"), log_event(uuid="d2"))
 
     assert (first.status_code, again.status_code) == (204, 204)
-    assert waiting(app, queue) == 2
+    assert waiting(app, queue) == 3  # every event is published; the task skips a duplicate
     with worker_thread(app):
         wait_for(lambda: len(recorder.seen) == 2)
+        wait_for(lambda: waiting(app, queue) == 0)
     assert sorted(uuid for uuid, _ in recorder.seen) == ["d1", "d2"]
+
+
+class Killed(BaseException):
+    """The web process dies here."""
+
+
+def test_a_web_process_killed_before_publishing_leaves_no_claim_behind(
+    broker: str, queue: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Okta's retry of a delivery whose web process died before publishing it reaches
+    another web process sharing the store, and is run."""
+    recorder = Recorder()
+    store = RedisDedupeStore(REDIS_URL, prefix=redis_prefix)
+    doomed, survivor = (
+        create_app(broker, queue, recorder, OKTA_HOOKS_EVENTS_DEDUPE=store) for _ in range(2)
+    )
+    intake = doomed.extensions["okta_hooks"]["OKTA_HOOKS_"].events.intake
+
+    def killed(*args: object) -> None:
+        raise Killed
+
+    monkeypatch.setattr(intake, "_publish", killed)
+    first = OktaClient(doomed).deliver(log_event(uuid="w1"))
+    retried = OktaClient(survivor).deliver(log_event(uuid="w1"))
+
+    assert (first.status_code, retried.status_code) == (503, 204)
+    with worker_thread(survivor):
+        wait_for(lambda: len(recorder.seen) == 1)
+        wait_for(lambda: waiting(survivor, queue) == 0)
+    assert [uuid for uuid, _ in recorder.seen] == ["w1"]
 
 
 def test_a_failing_handler_is_retried_then_given_up(
@@ -232,13 +269,18 @@ def test_the_celery_instance_is_required_and_checked() -> None:
             app.register_blueprint(hooks, name=f"okta_{os.urandom(3).hex()}")
 
 
-def worker_process(broker: str, queue: str, marks: Path, pool: str, sleep: float) -> Any:
+def start_worker_process(
+    broker: str, queue: str, marks: Path, pool: str, sleep: float, store: str = ""
+) -> Any:
+    """A ``celery worker`` process of tests/celery_worker_app.py; ``store``: the key prefix
+    of a Redis de-duplication store shared with the test's app ("": the memory store)."""
     env = {
         **os.environ,
         "OKTA_HOOKS_TEST_BROKER": broker,
         "OKTA_HOOKS_TEST_QUEUE": queue,
         "OKTA_HOOKS_TEST_MARKS": str(marks),
         "OKTA_HOOKS_TEST_SLEEP": str(sleep),
+        "OKTA_HOOKS_TEST_STORE_PREFIX": store,
     }
     command = [
         sys.executable,
@@ -258,14 +300,27 @@ def worker_process(broker: str, queue: str, marks: Path, pool: str, sleep: float
     return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
 
 
-@pytest.mark.parametrize("pool", ["solo", "prefork"])
+@pytest.mark.parametrize(
+    ("pool", "shared"),
+    [("solo", False), ("prefork", False), pytest.param("solo", True, marks=pytest.mark.redis)],
+    ids=["solo", "prefork", "solo-shared-store"],
+)
 def test_a_task_whose_worker_is_killed_runs_again(
-    broker: str, queue: str, tmp_path: Path, pool: str
+    broker: str, queue: str, tmp_path: Path, pool: str, shared: bool, request: pytest.FixtureRequest
 ) -> None:
     """SIGKILL the process running the handler: the whole worker (solo pool, the broker
     gets the task back when the connection drops, or on Redis after the visibility
-    timeout) or the pool's child process (prefork, ``reject_on_worker_lost``)."""
-    app = create_app(broker, queue, Recorder())
+    timeout) or the pool's child process (prefork, ``reject_on_worker_lost``). With a
+    shared store the killed task's claim stays: the task run again is still run."""
+    prefix = request.getfixturevalue("redis_prefix") if shared else ""
+    config = (
+        {"OKTA_HOOKS_EVENTS_DEDUPE": RedisDedupeStore(REDIS_URL, prefix=prefix)} if shared else {}
+    )
+    app = create_app(broker, queue, Recorder(), **config)
+
+    def worker_process(*args: Any, sleep: float) -> Any:
+        return start_worker_process(*args, sleep=sleep, store=prefix)
+
     workers = [worker_process(broker, queue, tmp_path, pool, sleep=60)]
     try:
         assert OktaClient(app).deliver(log_event(uuid="k1")).status_code == 204

@@ -185,6 +185,23 @@ def test_events_are_committed_before_the_204(url: str, apps: Callable[..., Flask
     assert recorder.seen == []
 
 
+def test_taking_an_event_reads_the_ready_index_without_sorting(tmp_path: Path) -> None:
+    intake = SqlIntake(f"sqlite:///{tmp_path / 'events.db'}")
+    statement = intake.take_statement("owner").compile(
+        dialect=intake.engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    try:
+        with intake.engine.connect() as connection:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}").all()
+    finally:
+        intake.close()
+
+    details = " / ".join(row[-1] for row in plan)
+    assert "okta_hook_events_ready" in details
+    # A sort would read every waiting event each time one is taken.
+    assert "TEMP B-TREE" not in details
+
+
 @pytest.mark.parametrize("url", SQL_INTAKES, indirect=True)
 def test_a_failing_handler_is_retried_then_parked_and_retried_by_hand(
     url: str, apps: Callable[..., Flask]
@@ -352,11 +369,15 @@ def test_an_event_of_a_killed_worker_runs_again_after_its_lease(
 
     doomed = Worker(url, tmp_path, sleep=60, lease=2)
     wait_for(lambda: bool(marks(tmp_path, "start")))
+    time.sleep(3)  # the heartbeat keeps the lease past its 2 s
     doomed.stop(signal.SIGKILL)  # mid-handler: the lease is still held
+    killed = time.monotonic()
     assert marks(tmp_path, "done") == []
 
     survivor = Worker(url, tmp_path, lease=2)
     wait_for(lambda: bool(marks(tmp_path, "done")))
+    # The killed worker renews no more: its lease runs out at most 2 s after the kill.
+    assert time.monotonic() - killed < 2 + 5
     status, output = survivor.stop()
 
     assert marks(tmp_path, "start") == sorted(
@@ -366,6 +387,24 @@ def test_an_event_of_a_killed_worker_runs_again_after_its_lease(
     assert status == 0, output
     assert "stopped: handled=1 " in output
     assert [(r.uuid, r.status) for r in rows(url)] == [("k1", "done")]
+
+
+@pytest.mark.parametrize("url", SQL_INTAKES, indirect=True)
+def test_a_handler_running_longer_than_its_lease_runs_once(
+    url: str, tmp_path: Path, web: Callable[[str], OktaClient]
+) -> None:
+    client = web(url)
+    assert client.deliver(log_event(uuid="slow"), wait=False).status_code == 204
+
+    # Each worker would take the other's event once a 1 s lease ran out unrenewed.
+    workers = [Worker(url, tmp_path, sleep=4, lease=1) for _ in range(2)]
+    wait_for(lambda: bool(marks(tmp_path, "done")))
+    time.sleep(1.5)  # a second take would have started by now
+    outputs = [worker.stop() for worker in workers]
+
+    assert len(marks(tmp_path, "start")) == 1, outputs
+    assert len(marks(tmp_path, "done")) == 1
+    assert [(r.uuid, r.status, r.attempts) for r in rows(url)] == [("slow", "done", 1)]
 
 
 @pytest.mark.parametrize("url", SQL_INTAKES, indirect=True)

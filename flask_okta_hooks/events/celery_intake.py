@@ -13,7 +13,18 @@ The endpoint answers 204 only after the broker took every task of the delivery:
   second).
 
 A publish that fails answers 503, so Okta sends the delivery once more. Events of that
-delivery published before the failure stay published: the retry runs them a second time.
+delivery published before the failure stay published: the retry publishes them again.
+
+Events are de-duplicated where their task runs, never before the publish: a web process
+killed between claiming an event and publishing it would keep a claim nobody runs, and
+Okta's retry of that delivery would then be skipped. A task claims two keys in the app's
+de-duplication store: its own (``<endpoint>#<uuid>@<task id>``), then the event's
+(``<endpoint>#<uuid>``). A task that finds the event's key claimed by another task is a
+duplicate and ends without running the handler. A task that finds its own key claimed
+already is that task run again (its worker died, or its handler failed and is retried):
+it runs the handler whatever the event's key says, so a worker dying between the claim
+and the handler loses nothing; when the handler had returned before the worker died,
+the event runs twice, and a warning is logged.
 
 Workers are ordinary Celery workers of the same Celery app; they must create the Flask
 app (as Flask's Celery pattern does) so that the blueprint registers the task. The task
@@ -31,11 +42,12 @@ from __future__ import annotations
 import logging
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigurationError
 from .backend import require, wrapped
+from .dedupe import DedupeStore
 from .intake import Handle, QueuedEvent
 
 logger = logging.getLogger("flask_okta_hooks")
@@ -64,6 +76,10 @@ class CeleryIntake:
     scheme = "celery"
     extra = "celery"
 
+    #: Events are claimed where their task runs (see the module doc): the endpoint claims
+    #: nothing before it publishes.
+    deduplicates = True
+
     def __init__(
         self,
         celery_app: Any,
@@ -87,6 +103,8 @@ class CeleryIntake:
         self.attempts = attempts
         self.retry_delay = retry_delay
         self.task_name = f"flask_okta_hooks.event:{prefix}"
+        self.dedupe: Callable[[], DedupeStore | None] = _no_store
+        """The de-duplication store that tasks claim their events in, as it is now."""
         self._connection = self._publisher()
         self._pool = self._connection.Pool(CONNECTIONS)
         _INTAKES.add(self)
@@ -173,14 +191,16 @@ class CeleryIntake:
         self.celery.register_task(EventTask())
 
     def run(self, task: Any, event: QueuedEvent, handle: Handle, give_up: Handle) -> None:
-        """Run one event's task: handle it, or retry it later, or give it up."""
+        """Run one event's task: skip a duplicate, handle it, or retry it later, or give it
+        up (a failing de-duplication store counts as a failed attempt)."""
         try:
-            handle(event)
+            if self._claim(task, event):
+                handle(event)
         except Exception as exc:
             attempt = task.request.retries + 1
             if attempt >= self.attempts:
                 logger.error(
-                    "okta event given up after %d attempts: path=%r uuid=%r error=%s",
+                    "okta event given up after %d attempts: path=%r uuid=%.128r error=%s",
                     attempt,
                     event.path,
                     event.uuid,
@@ -193,6 +213,43 @@ class CeleryIntake:
             # ``exc``: Celery would log the handler's message, which can quote the event.
             with self._pool.acquire(block=True, timeout=PUBLISH_TIMEOUT) as connection:
                 raise task.retry(countdown=delay, connection=connection) from None
+
+    def _claim(self, task: Any, event: QueuedEvent) -> bool:
+        """Whether ``task`` runs its event's handler; ``False`` for a duplicate."""
+        store = self.dedupe()
+        if store is None or event.uuid is None:
+            return True
+        key = f"{event.path}#{event.uuid}"
+        try:
+            if store.claim(f"{key}@{task.request.id}"):  # this task's first run
+                if store.claim(key):
+                    return True
+                logger.info(
+                    "okta event skipped, another task has it: path=%r uuid=%.128r",
+                    event.path,
+                    event.uuid,
+                )
+                return False
+        except Exception as exc:
+            logger.error(
+                "okta event de-duplication store failed: path=%r uuid=%.128r error=%s",
+                event.path,
+                event.uuid,
+                type(exc).__name__,
+            )
+            raise
+        if not task.request.retries:  # not a retry: the broker delivered the task again
+            logger.warning(
+                "okta event task runs again after its worker stopped, and the handler runs "
+                "twice if its first run had finished: path=%r uuid=%.128r",
+                event.path,
+                event.uuid,
+            )
+        return True
+
+
+def _no_store() -> DedupeStore | None:
+    return None
 
 
 def _load(path: str, key: str) -> Any:

@@ -1,4 +1,5 @@
-"""The consumer loop of the SQL intake: take an event under a lease, run it, settle it.
+"""The consumer loop of the SQL intake: take an event under a lease, run it while
+renewing the lease, settle it.
 
 It runs as a few threads of the web process (``OKTA_HOOKS_EVENTS_WORKERS``) and as the
 ``flask okta-hooks worker`` process. A consumer asked to stop finishes the event it holds
@@ -82,7 +83,8 @@ class Consumer:
         try:
             if handle is None:
                 raise _Gone
-            handle(taken.event)
+            with LeaseHeartbeat(self.intake, taken):
+                handle(taken.event)
         except Exception as exc:
             self._settle_failure(taken, type(exc).__name__)
         except BaseException:  # interrupted (KeyboardInterrupt, SystemExit, _Gone): give it back
@@ -123,6 +125,43 @@ class Consumer:
         if isinstance(self._handle, weakref.WeakMethod):
             return self._handle()
         return self._handle
+
+
+class LeaseHeartbeat:
+    """While its ``with`` block runs, renews the lease of ``taken`` every third of the lease
+    from a thread of its own, so a slow handler keeps its event; a consumer that dies stops
+    renewing with it, and its lease expires as usual."""
+
+    def __init__(self, intake: SqlIntake, taken: Taken) -> None:
+        self.intake = intake
+        self.taken = taken
+        self.renewals = 0
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="okta-hooks-lease", daemon=True)
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._finished.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._finished.wait(self.intake.lease / 3):
+            try:
+                held = self.intake.renew(self.taken)
+            except BackendError as exc:  # tried again a third of the lease later
+                logger.error("okta event consumer: lease not renewed: %s", exc)
+                continue
+            if not held:
+                logger.warning(
+                    "okta event lease lost while its handler runs: id=%d uuid=%r",
+                    self.taken.id,
+                    self.taken.event.uuid,
+                )
+                return
+            self.renewals += 1
 
 
 class _Gone(BaseException):

@@ -4,8 +4,10 @@ Okta waits 3 s for an event hook and retries once, so the endpoint answers 204 a
 a delivery is authenticated, parsed and taken on by the intake (:mod:`.intake`); the
 handlers run afterwards. Taking a delivery on means, for every event that has a handler:
 claiming it in the de-duplication store, by endpoint and ``uuid`` (an event already
-claimed is skipped), and putting it in the intake. A delivery the intake refuses is
-answered 503 and its claims are given back, so Okta's one retry can take it.
+claimed is skipped), and putting it in the intake. An intake that de-duplicates by itself
+(``deduplicates = True``: the database and Celery intakes) is given every event. A
+delivery the intake refuses is answered 503 and its claims are given back, so Okta's one
+retry can take it.
 
 ``OKTA_HOOKS_EVENTS_INLINE`` runs the handlers before the answer instead; a failure is
 then a 503 (the events that were handled stay claimed, so the retry runs only the others).
@@ -90,7 +92,8 @@ class EventRouter:
         state = app.extensions[EXTENSION_KEY][self.config_prefix]
         settings: Settings = state.settings.get(app.config)
         runtime: EventsRuntime = state.events
-        # A durable intake that keeps each event once claims and queues in one commit.
+        # An intake that de-duplicates by itself needs no claim here: a database intake
+        # claims and queues in one commit, the Celery intake's tasks claim where they run.
         dedupes = getattr(runtime.intake, "deduplicates", False) and not settings.events_inline
         store = None if dedupes else runtime.store(settings.events_dedupe)
         # Two Okta event hooks may both send one event, to two endpoints of this app (or of

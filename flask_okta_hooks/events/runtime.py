@@ -15,6 +15,7 @@ from ..config import Settings
 from ..errors import ConfigurationError
 from ..hooks.events import LogEvent, load_event
 from .backend import BackendError
+from .celery_intake import CeleryIntake
 from .dedupe import DedupeStore, resolve_dedupe
 from .intake import EventIntake, MemoryIntake, QueuedEvent, resolve_intake
 
@@ -61,6 +62,8 @@ class EventsRuntime:
             raise ConfigurationError(
                 f"{prefix}EVENTS_INTAKE or {prefix}EVENTS_DEDUPE: {exc}"
             ) from exc
+        if isinstance(self.intake, CeleryIntake):  # its tasks claim their events
+            self.intake.dedupe = self.current_store
         if isinstance(self.intake, MemoryIntake):
             if settings.events_workers < 1:
                 raise ConfigurationError(
@@ -81,6 +84,10 @@ class EventsRuntime:
         if configured is not self._dedupe_value and configured != self._dedupe_value:
             self._dedupe = resolve_dedupe(self.prefix + "EVENTS_DEDUPE", configured)
             self._dedupe_value = configured
+        return self._dedupe
+
+    def current_store(self) -> DedupeStore | None:
+        """The de-duplication store in use now (the one :meth:`store` made last)."""
         return self._dedupe
 
     def handle(self, queued: QueuedEvent) -> None:

@@ -8,8 +8,10 @@ never queued.
 A consumer takes one event at a time under a lease: on PostgreSQL with
 ``FOR UPDATE SKIP LOCKED`` (consumers never wait for each other), on SQLite with one
 conditional ``UPDATE`` (the database's write lock makes it atomic). The row is marked done
-only after the handler returned. A consumer that dies holds its lease until it expires,
-then another takes the event: the handler may then run a second time for that event.
+only after the handler returned. While the handler runs, its consumer renews the lease
+every third of it, so a slow handler keeps its event. A consumer that dies holds its lease
+until it expires, then another takes the event: the handler may then run a second time
+for that event.
 
 A handler that raises is retried after ``retry_delay`` seconds, doubled per attempt; after
 ``attempts`` attempts the event is parked as failed and kept, for
@@ -124,7 +126,9 @@ class SqlIntake:
             Column("lease_until", Float),
             Column("error", String(128)),
             Column("finished_at", Float),
-            Index(f"{table}_ready", "status", "available_at"),
+            # Ready events in the order a consumer takes them: finding the next one reads
+            # a few index entries however many events wait.
+            Index(f"{table}_ready", "status", "available_at", "id"),
             # Several NULL uuids are distinct in both SQLite and PostgreSQL.
             UniqueConstraint("path", "uuid", name=f"{table}_once"),
         )
@@ -192,7 +196,20 @@ class SqlIntake:
     # --- the consumer side -------------------------------------------------------------------
 
     def take(self, owner: str) -> Taken | None:
-        """Lease the oldest ready event to ``owner``, or ``None`` when none is ready."""
+        """Lease the event ready longest to ``owner``, or ``None`` when none is ready."""
+        with wrapped(_BACKEND), self.engine.begin() as connection:
+            row = connection.execute(self.take_statement(owner)).first()
+        if row is None:
+            return None
+        event = QueuedEvent(row.path, row.uuid, row.body.encode("utf-8"))
+        return Taken(row.id, event, row.attempts, owner)
+
+    def take_statement(self, owner: str) -> Any:
+        """The one statement of :meth:`take`: lease the next ready event, returning it.
+
+        It walks the ``_ready`` index in the order events are taken, so its cost does not
+        grow with the number of waiting events.
+        """
         from sqlalchemy import and_, or_, select, update
 
         t, now = self.table, self.clock()
@@ -206,23 +223,29 @@ class SqlIntake:
         oldest = (
             select(t.c.id)
             .where(ready)
-            .order_by(t.c.id)
+            .order_by(t.c.available_at, t.c.id)
             .limit(1)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-        statement = (
+        return (
             update(t)
             .where(t.c.id == oldest, ready)
             .values(lease_owner=owner, lease_until=now + self.lease, attempts=t.c.attempts + 1)
             .returning(t.c.id, t.c.path, t.c.uuid, t.c.body, t.c.attempts)
         )
+
+    def renew(self, taken: Taken) -> bool:
+        """Extend the lease of an event still being handled by ``lease`` seconds from now;
+        ``False`` when ``taken.owner`` no longer holds it."""
+        t = self.table
         with wrapped(_BACKEND), self.engine.begin() as connection:
-            row = connection.execute(statement).first()
-        if row is None:
-            return None
-        event = QueuedEvent(row.path, row.uuid, row.body.encode("utf-8"))
-        return Taken(row.id, event, row.attempts, owner)
+            renewed = connection.execute(
+                t.update()
+                .where(t.c.id == taken.id, t.c.lease_owner == taken.owner, t.c.status == QUEUED)
+                .values(lease_until=self.clock() + self.lease)
+            )
+        return int(renewed.rowcount) == 1
 
     def done(self, taken: Taken) -> None:
         """The handler returned: the event is kept as done, so a redelivery is skipped."""
