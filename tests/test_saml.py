@@ -290,6 +290,7 @@ def test_a_handler_returning_an_invalid_sample_gets_the_safe_outcome(
     ("action", "rule"),
     [
         (lambda r: r.add_attribute("groups", []), "attribute_values"),
+        (lambda r: r.add_attribute("groups", "x", xsi_type=1), "attribute_shape"),  # untyped use
         (lambda r: r.set_session_lifetime(0), "session_lifetime"),
         (lambda r: r.set_session_lifetime(True), "session_lifetime"),
         (lambda r: r.set_session_lifetime(3600.0), "session_lifetime"),

@@ -409,9 +409,11 @@ class SamlHookResponse(HookResponse):
                 for item in items
             ],
         }
-        return self._patch(
-            {"op": "add", "path": pointer.join("/claims", [name]), "value": attribute}
-        )
+        operation = {"op": "add", "path": pointer.join("/claims", [name]), "value": attribute}
+        # Built here from strings, the statement is right in shape and finite: only its
+        # name can break a rule, unless the input is unusual (then every check runs).
+        plain = type(name) is str and bool(items) and (xsi_type is None or type(xsi_type) is str)
+        return self._patch(operation, built_attribute=name if plain else None)
 
     def set_session_lifetime(self, seconds: int) -> Self:
         """Emit ``SessionNotOnOrAfter``: the service provider's session ends ``seconds`` after
@@ -453,8 +455,9 @@ class SamlHookResponse(HookResponse):
         self._start_new_command = True
         return self
 
-    def _patch(self, operation: dict[str, Any]) -> Self:
+    def _patch(self, operation: dict[str, Any], built_attribute: str | None = None) -> Self:
         # The operations of one command build on each other, as check() sees them.
+        # ``built_attribute`` names the statement add_attribute built, whose shape is right.
         new = not self._commands or self._start_new_command
         if new:
             self._assertion = None
@@ -463,8 +466,13 @@ class SamlHookResponse(HookResponse):
         if self._assertion is None and operation["op"] != "add":  # it reads the assertion
             self._assertion = replayed(self._request.assertion, operations, pointer.split)
         where = f"commands[{index}].value[{len(operations)}]"
-        self._refuse(check_finite(operation["value"], where))
-        self._refuse(_check_operation(operation, self._assertion, where))
+        if built_attribute is None:
+            self._refuse(check_finite(operation["value"], where))
+            self._refuse(_check_operation(operation, self._assertion, where))
+        else:
+            self._refuse(_check_attribute_name(["claims", built_attribute], where))
+            if self._assertion is not None:
+                self._assertion.apply("add", ["claims", built_attribute], operation["value"])
         operations.append(operation)
         if new:
             self._commands.append({"type": ASSERTION_PATCH, "value": operations})
