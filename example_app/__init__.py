@@ -35,11 +35,15 @@ logger = logging.getLogger(__name__)
 DATABASE_FILE = "example_app.sqlite3"
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | None = None, *, development_server: bool = False
+) -> Flask:
     """Build the service: configuration from ``FLASK_*`` variables, then ``config``.
 
     ``INSTANCE_PATH`` (or ``FLASK_INSTANCE_PATH``) moves the instance folder, which holds
-    the default SQLite database and the generated hook secret.
+    the default SQLite database and the generated hook secret. A database without the
+    schema is logged as a warning, except for ``development_server`` (``python -m
+    example_app``), which creates it next.
 
     Example::
 
@@ -81,7 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(okta_hooks)
     cli.register(app)
     banner.show_when_serving(app)
-    if not db.has_tables():
+    if not development_server and not db.has_tables():
         logger.warning(
             "the database has no tables yet: run 'flask --app example_app init-db' before "
             "serving (the development server creates them itself)"

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if port_taken(args.host, args.port):
         sys.exit(port_taken_message(args.host, args.port))
-    app = create_app()
+    app = create_app(development_server=True)
     note = prepare_for_development(app)
     print(render(app, f"http://{args.host}:{args.port}", note), file=sys.stderr)
     app.run(host=args.host, port=args.port)

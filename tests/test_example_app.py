@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from example_app import create_app
+from example_app.__main__ import main as example_main
 from example_app.banner import flask_command, render
 from example_app.cli import prepare_for_development
 from example_app.hook_secret import SECRET_FILE
@@ -62,6 +63,28 @@ def test_starting_the_app_changes_no_database_and_says_init_db_is_missing(
     with app.app_context():
         assert not services().db.has_tables()
     assert "run 'flask --app example_app init-db' before serving" in caplog.text
+
+
+def test_python_m_example_app_creates_the_schema_without_warning_it_is_missing(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served: list[Flask] = []
+    monkeypatch.setenv("FLASK_INSTANCE_PATH", str(tmp_path / "instance"))
+    for key, value in FAST_CONFIG.items():
+        monkeypatch.setenv(f"FLASK_{key}", json.dumps(value))
+    monkeypatch.setattr(Flask, "run", lambda app, **options: served.append(app))
+
+    example_main(["--port", "0"])  # any free port; the server itself is not started
+
+    (app,) = served
+    closed_after_test(app)
+    with app.app_context():
+        assert services().db.has_tables()
+    assert "init-db" not in caplog.text
+    assert "(schema created and demo data added now)" in capsys.readouterr().err
 
 
 def test_init_db_creates_the_schema_without_data_and_is_idempotent(tmp_path: Path) -> None:
