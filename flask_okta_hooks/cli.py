@@ -379,7 +379,11 @@ def _load_app() -> Flask | None:
 )
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)
 @click.option("--path", help="URL path of the endpoint when several serve TYPE.")
-@click.option("--url", help="Send to this URL instead of the app in process.")
+@click.option(
+    "--url",
+    help="Send to this URL instead of the app in process, with the custom headers the app "
+    "requires (OKTA_HOOKS_REQUIRED_HEADERS).",
+)
 @click.option(
     "--secret",
     envvar="OKTA_HOOKS_SIMULATE_SECRET",
@@ -488,29 +492,38 @@ def _remote_auth(
     header_name: str | None,
     bearer: str | None,
 ) -> dict[str, str]:
+    """The auth header to send, then the custom headers the app requires (its first
+    accepted value of each), as Okta sends them."""
+    settings, auth = _endpoint_settings(app, hook_type, path)
+    # WSGI carries header values as latin-1 text: this gives the configured bytes.
+    custom = (
+        {}
+        if settings is None
+        else {h.name: h.values[0].decode("latin-1") for h in settings.required_headers}
+    )
     if bearer is not None:
-        return {"Authorization": f"Bearer {bearer}"}
+        return {"Authorization": f"Bearer {bearer}"} | custom
     name = header_name
-    if secret is None or name is None:
-        configured = _header_settings(app, hook_type, path)
-        if configured is not None:
-            secret = secret if secret is not None else configured.secrets[0].decode("latin-1")
-            name = name or configured.auth_header
+    if settings is not None and auth == "header":
+        secret = secret if secret is not None else settings.secrets[0].decode("latin-1")
+        name = name or settings.auth_header
     if secret is None:
-        return {}
-    return {name or "Authorization": secret}
+        return custom
+    return {name or "Authorization": secret} | custom
 
 
-def _header_settings(app: Flask | None, hook_type: HookType, path: str | None) -> Settings | None:
-    """The settings of the app's endpoint when it takes the header secret, else ``None``."""
+def _endpoint_settings(
+    app: Flask | None, hook_type: HookType, path: str | None
+) -> tuple[Settings | None, str | None]:
+    """The settings and auth mode of the app's endpoint; ``None`` without one."""
     if app is None:
-        return None
+        return None, None
     with app.app_context():
         try:
             route = route_for(app, hook_type, path)
         except LookupError:
-            return None
-        return route.settings(app) if route.auth(app) == "header" else None
+            return None, None
+        return route.settings(app), route.auth(app)
 
 
 def _show(answer: _Answer) -> None:

@@ -527,6 +527,25 @@ def test_simulate_url_uses_the_apps_secret(served: tuple[Flask, str]) -> None:
     assert SECRET not in result.output
 
 
+@pytest.mark.parametrize("auth", ["header", "none"])
+def test_simulate_url_sends_the_custom_headers_the_app_requires(auth: str) -> None:
+    gateway_key = "gateway-key-41c9e07d"
+    app = enriching_app(
+        OKTA_HOOKS_REQUIRED_HEADERS={"X-Gateway-Key": [gateway_key, "older-key"]},
+        OKTA_HOOKS_AUTH=auth,
+    )
+    with serving(app) as base:
+        result = run(app, "simulate", "token", "--url", base + "/okta/hooks/token")
+        # An app configured without the header (or none found) sends none: refused.
+        refused = run(enriching_app(), "simulate", "token", "--url", base + "/okta/hooks/token")
+
+    assert result.exit_code == 0, result.output
+    assert "Okta's rules: OK" in result.output
+    assert gateway_key not in result.output
+    assert refused.exit_code == 1
+    assert "Status: 401" in refused.output
+
+
 def test_simulate_url_with_a_wrong_secret_fails(served: tuple[Flask, str]) -> None:
     app, base = served
     wrong = "wrong-secret-value-7f3a"
