@@ -273,6 +273,8 @@ class OktaHooks(Blueprint):
         settings: Settings = prefix_state.settings.get(app.config)
         environ = request.environ
         started = self.clock()
+        if prefix_state.events is not None:
+            prefix_state.events.serve_here()
         call: HookRequest | None = None
         try:
             method = environ["REQUEST_METHOD"]

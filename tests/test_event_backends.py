@@ -523,19 +523,45 @@ def test_a_skipped_service_test_fails_under_ci(
     result.stdout.fnmatch_lines(["*CI=true and a service test was skipped (postgres)*run .ci/run*"])
 
 
-def test_the_consumer_threads_of_a_discarded_app_end(tmp_path: Path) -> None:
-    def consumers() -> int:
-        return sum(t.name == "okta-hooks-consumer" for t in threading.enumerate())
+def consumer_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "okta-hooks-consumer"}
 
+
+def test_consumers_start_with_the_first_call_served_not_in_a_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    handled: list[str | None] = []
+    hooks = OktaHooks()
+    hooks.event()(lambda event: handled.append(event.uuid))
+    before = consumer_threads()  # other tests' threads may still be ending
+    # An event left by another process, and an app loaded by a command that lists them.
+    OktaClient(build_app(hooks, OKTA_HOOKS_EVENTS_INTAKE=url, OKTA_HOOKS_EVENTS_WORKERS=0)).deliver(
+        log_event(uuid="left"), wait=False
+    )
+    app = build_app(hooks, OKTA_HOOKS_EVENTS_INTAKE=url)
+    listed = app.test_cli_runner().invoke(cli, ["events", "failed"])
+
+    assert listed.exit_code == 0, listed.output
+    assert consumer_threads() - before == set()
+    assert handled == []
+    # Served, the app handles what waits (a verification GET is a call too).
+    OktaClient(app).verify("c-1")
+    assert consumer_threads() - before
+    assert hooks.drain(app, timeout=10)
+    assert handled == ["left"]
+
+
+def test_the_consumer_threads_of_a_discarded_app_end(tmp_path: Path) -> None:
     hooks = OktaHooks()
     hooks.event()(lambda event: None)
-    before = consumers()
+    before = consumer_threads()  # other tests' threads may still be ending
     app = build_app(hooks, OKTA_HOOKS_EVENTS_INTAKE=f"sqlite:///{tmp_path / 'events.db'}")
-    assert consumers() > before
+    OktaClient(app).verify("c-1")
+    started = consumer_threads() - before
+    assert started
     del app
     gc.collect()
     deadline = time.monotonic() + 5
-    while consumers() > before and time.monotonic() < deadline:
+    while any(t.is_alive() for t in started) and time.monotonic() < deadline:
         time.sleep(0.1)
 
-    assert consumers() == before
+    assert not any(t.is_alive() for t in started)

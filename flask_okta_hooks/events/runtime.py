@@ -5,6 +5,7 @@ the routers of its endpoints, made once when the blueprint is registered.
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,10 @@ class EventsRuntime:
     """What an app keeps for the event hooks of one configuration prefix.
 
     Handlers run with the app context pushed; the runtime holds the app weakly, so the
-    consumer threads of a discarded app end.
+    consumer threads of a discarded app end. A database intake's consumer threads start
+    with the first hook call the process serves (:meth:`serve_here`), not when the app is
+    made: a command that only loads the app (``flask okta-hooks events failed``, ``flask
+    routes``) takes no events.
     """
 
     def __init__(self, app: Flask, prefix: str, settings: Settings) -> None:
@@ -78,6 +82,19 @@ class EventsRuntime:
                     prefix,
                 )
         self.intake.start(self.handle, self.give_up, settings.events_workers)
+        #: An intake that runs consumers in the web process starts them when it serves.
+        self._serving: bool = not hasattr(self.intake, "serve_here")
+        self._lock = threading.Lock()
+
+    def serve_here(self) -> None:
+        """The process serves hook calls: let the intake start its consumers, once (each
+        call after is a flag read)."""
+        if self._serving:
+            return
+        with self._lock:
+            if not self._serving:
+                self.intake.serve_here()  # type: ignore[attr-defined]
+                self._serving = True
 
     def store(self, configured: object) -> DedupeStore | None:
         """The store ``OKTA_HOOKS_EVENTS_DEDUPE`` names now (made once per value)."""

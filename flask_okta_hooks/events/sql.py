@@ -134,6 +134,7 @@ class SqlIntake:
         )
         self._wake = threading.Condition()
         self.consumer_threads: ConsumerThreads | None = None
+        self._consumers: tuple[Handle, int] | None = None
         """The consumer threads of this process, when :meth:`start` started some."""
         with wrapped(_BACKEND):
             create_table(self.engine, self.table)
@@ -342,7 +343,14 @@ class SqlIntake:
         self.engine.dispose()
 
     def start(self, handle: Handle, give_up: Handle, threads: int) -> None:
-        """Run ``threads`` consumer threads here (a parked event keeps its claim)."""
+        """Run ``threads`` consumer threads here once the process serves hook calls
+        (:meth:`serve_here`); a parked event keeps its claim."""
+        self._consumers = (handle, threads)
+
+    def serve_here(self) -> None:
+        """Start the consumer threads :meth:`start` asked for: the process serves calls."""
         from .consumer import start_threads
 
-        start_threads(self, handle, threads)
+        if self._consumers is not None:
+            start_threads(self, *self._consumers)
+            self._consumers = None
