@@ -61,7 +61,10 @@ class EventIntake(Protocol):
     """Takes accepted events on and gets them handled, at least once.
 
     The examples are :class:`MemoryIntake`, :class:`~.sql.SqlIntake` and
-    :class:`~.celery_intake.CeleryIntake`.
+    :class:`~.celery_intake.CeleryIntake`. An intake may also have ``serve_here()``,
+    called once with the first hook call the process serves, to start work that a
+    process which only loads the app (a ``flask`` command) must not do, as the SQL
+    intake's consumer threads.
     """
 
     def put(self, events: Sequence[QueuedEvent]) -> None:
