@@ -34,6 +34,13 @@ _NOT_STRUCTURAL = bytes(sorted(set(range(256)) - set(b'[]{}"')))
 _STRINGS = re.compile(rb'"[^"]*"')
 _STRUCTURAL = re.compile(rb'[\[\]{}"\\]')
 _DEPTH_SCAN_BYTES = 64 * 1024
+# orjson reads integers from -2**63 to 2**64 - 1 as integers and longer ones as floats,
+# losing digits; every integer it turns into a float has at least 19 digits. Mapping
+# digits to "0" and the rest to " " finds such a run many times faster than a regex.
+_DIGITS_ONLY = bytes(ord("0") if chr(byte).isdigit() else ord(" ") for byte in range(128)) + (
+    b" " * 128
+)
+_LONG_DIGIT_RUN = b"0" * 19
 _INTEGER_RANGE = range(-(2**63), 2**64)
 
 
@@ -126,28 +133,9 @@ def parse_json(body: bytes, settings: Settings) -> Any:
         _reject_duplicate_keys(body)
     if len(body) > settings.max_string:
         _check_string_lengths(value, settings.max_string)
-    if text is None or _may_hold_long_integers(text):
+    if _LONG_DIGIT_RUN in body.translate(_DIGITS_ONLY):  # rare: mostly ids in strings
         json.loads(body, parse_int=_integer_within_64_bits)
     return value
-
-
-def _may_hold_long_integers(written: bytes) -> bool:
-    """Whether a body may hold an integer beyond 64 bits; ``False`` is a proof.
-
-    ``written`` is the parsed value written back as JSON. orjson reads integers from
-    -2**63 to 2**64 - 1 as integers and longer ones as floats, losing digits; such a float
-    is at least 9.2e18 in size, and orjson writes it with an exponent (``1.8e+19``). Most
-    bodies have no "+" at all, a few (scopes in a URL) have some to look at; past eight,
-    the caller checks exactly rather than this looking at each.
-    """
-    at = written.find(b"+")
-    for _ in range(8):
-        if at == -1:
-            return False
-        if written[at - 1 : at] == b"e" and written[at + 1 : at + 2].isdigit():
-            return True
-        at = written.find(b"+", at + 1)
-    return at != -1
 
 
 def _integer_within_64_bits(text: str) -> int:
