@@ -4,7 +4,7 @@ Serves an app with gunicorn (gthread, 2 workers x 4 threads) whose one event han
 records each event's uuid in a table. ``--callers`` callers (6) send ``--events`` events
 in deliveries of 30, each delivery sent once more when it gets no 2xx (Okta's one retry),
 while a killer SIGKILLs a web worker, and with a durable intake an event worker
-(``flask okta-hooks worker``, or a ``celery worker`` with the Celery intake on Redis;
+(``flask okta-hooks worker``, or a ``celery worker`` with the Celery intake;
 restarted at once), every ``--kill-every`` seconds (0: no kills) until the last delivery
 was answered (``--kill-during-drain``: until the drain ends too). Then it
 waits for the intake to drain and prints sent, acknowledged, handled, lost (acknowledged
@@ -15,13 +15,15 @@ prints the 50th and 99th percentiles of the time to a 204; ``--callers 32 --kill
 
     python benchmarks/event_crash.py [--intake memory|sqlite|postgres|celery]
         [--events 20000] [--callers 6] [--kill-every 0.7] [--kill-during-drain]
-        [--drain-timeout 180] [--redis URL]
+        [--drain-timeout 180] [--redis URL] [--broker URL]
 
 PostgreSQL runs on 127.0.0.1:5432 (trust auth), in a database made for the run and
-dropped after it; the Celery broker is Redis (``--redis``, database 11 by default), with
-a queue and keys made for the run and deleted after it, and the run's Redis
-de-duplication store, shared by every web and worker process, below the same keys. Exits
-1 when an event was lost with a durable intake.
+dropped after it. The Celery runs keep their de-duplication store, shared by every web
+and worker process, in Redis (``--redis``, database 11 by default) below keys made for
+the run and deleted after it. Celery's broker is that Redis too, with its queue and keys
+below the same prefix, or ``--broker`` (RabbitMQ: ``amqp://guest:guest@127.0.0.1:5672//``)
+with a durable queue made for the run and deleted after it. Exits 1 when an event was
+lost with a durable intake.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +58,7 @@ BATCH = 30
 INTAKE_ENV = "EVENT_CRASH_INTAKE"
 RECORD_ENV = "EVENT_CRASH_RECORD"
 BROKER_ENV = "EVENT_CRASH_BROKER"
+DEDUPE_ENV = "EVENT_CRASH_DEDUPE"
 QUEUE_ENV = "EVENT_CRASH_QUEUE"
 #: Okta waits 3 s for an answer.
 OKTA_TIMEOUT = 3.0
@@ -79,7 +84,7 @@ def create_app() -> Flask:
         app.config.update(
             OKTA_HOOKS_EVENTS_CELERY=celery_for(app),
             OKTA_HOOKS_EVENTS_DEDUPE=RedisDedupeStore(
-                os.environ[BROKER_ENV], prefix=f"{os.environ[QUEUE_ENV]}:dedupe:"
+                os.environ[DEDUPE_ENV], prefix=f"{os.environ[QUEUE_ENV]}:dedupe:"
             ),
         )
     app.config.update(
@@ -105,22 +110,29 @@ def celery_for(app: Flask) -> Any:
                 return self.run(*args, **kwargs)
 
     queue = os.environ[QUEUE_ENV]
+    broker = os.environ[BROKER_ENV]
     celery_app = Celery(app.name, task_cls=FlaskTask, set_as_current=False)
     celery_app.conf.update(
-        broker_url=os.environ[BROKER_ENV],
+        broker_url=broker,
         task_default_queue=queue,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
-        # A killed worker's task comes back after 3 s, as a database lease does.
-        broker_transport_options={
+    )
+    if is_redis(broker):
+        # A killed worker's task comes back after 3 s, as a database lease does (RabbitMQ
+        # gives it back when the worker's connection drops).
+        celery_app.conf.broker_transport_options = {
             "global_keyprefix": f"{queue}:",
             "visibility_timeout": 3,
             "unacked_restore_interval": 1,
             "unacked_restore_throttle": 1,
-        },
-    )
+        }
     app.extensions["celery"] = celery_app
     return celery_app
+
+
+def is_redis(url: str) -> bool:
+    return url.startswith(("redis://", "rediss://"))
 
 
 def __getattr__(name: str) -> Any:
@@ -164,6 +176,10 @@ class Database:
             return [row[0] for row in connection.execute(query)]
 
     def waiting(self) -> int:
+        if self.broker and not is_redis(self.broker):  # the messages ready in the queue
+            with amqp_channel(self.broker) as channel:
+                declared = channel.queue_declare(os.environ[QUEUE_ENV], passive=True)
+                return int(declared.message_count)
         if self.broker:  # the queue, and the tasks taken by a worker not yet acknowledged
             import redis
 
@@ -189,14 +205,28 @@ class Database:
         self.engine.dispose()
         if self.kind == "postgres":
             self._admin("DROP DATABASE IF EXISTS")
-        if self.broker:
+        if self.broker and not is_redis(self.broker):
+            queue = os.environ[QUEUE_ENV]
+            with amqp_channel(self.broker) as channel:
+                channel.queue_delete(queue)
+                channel.exchange_delete(queue)  # Celery's exchange of the default queue
+        if self.broker:  # the Redis de-duplication keys, and a Redis broker's queue
             import redis
 
-            client = redis.Redis.from_url(self.broker)
+            client = redis.Redis.from_url(os.environ[DEDUPE_ENV])
             keys = list(client.scan_iter(match=f"{os.environ[QUEUE_ENV]}:*"))
             if keys:
                 client.delete(*keys)
             client.close()
+
+
+@contextmanager
+def amqp_channel(url: str) -> Iterator[Any]:
+    """A channel on the RabbitMQ broker at ``url``, closed after use."""
+    import kombu
+
+    with kombu.Connection(url) as connection:  # type: ignore[attr-defined,no-untyped-call]
+        yield connection.default_channel
 
 
 def children(pid: int) -> list[int]:
@@ -341,11 +371,13 @@ def run(
     drain_timeout: float,
     redis_url: str,
     kill_during_drain: bool = False,
+    broker_url: str = "",
 ) -> int:
     os.environ[QUEUE_ENV] = f"okta-hooks-crash-{os.urandom(5).hex()}"
-    os.environ[BROKER_ENV] = redis_url
+    os.environ[BROKER_ENV] = broker_url or redis_url
+    os.environ[DEDUPE_ENV] = redis_url
     with tempfile.TemporaryDirectory() as folder:
-        broker = redis_url if kind == "celery" else ""
+        broker = os.environ[BROKER_ENV] if kind == "celery" else ""
         database = Database("postgres" if kind == "postgres" else "sqlite", Path(folder), broker)
         intake = kind if kind in ("memory", "celery") else database.url
         fleet = Fleet(intake, database.url, Path(folder))
@@ -429,7 +461,14 @@ def main() -> int:
     parser.add_argument(
         "--intake", choices=["memory", "sqlite", "postgres", "celery"], default="sqlite"
     )
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/11", help="Celery's broker")
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/11",
+        help="the Celery runs' de-duplication store, and their broker without --broker",
+    )
+    parser.add_argument(
+        "--broker", default="", help="Celery's broker when not --redis (amqp://...: RabbitMQ)"
+    )
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--callers", type=int, default=6)
     parser.add_argument("--kill-every", type=float, default=0.7)
@@ -446,6 +485,7 @@ def main() -> int:
         args.drain_timeout,
         args.redis,
         args.kill_during_drain,
+        args.broker,
     )
 
 
