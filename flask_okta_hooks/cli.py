@@ -47,7 +47,7 @@ from .routes import HookRoute, hook_routes, hook_type_named, route_for
 from .samples import DROP, apply_overrides, make_payload, set_path
 from .secret import PLACEHOLDER
 from .simulator import HookWarning, OktaClient
-from .verdict import OKTA_ON_FAILURE, okta_verdict, verification_verdict
+from .verdict import OKTA_ON_FAILURE, answer_violations, verification_verdict
 
 #: Okta waits this long for an answer; ``simulate --url`` waits as long.
 OKTA_TIMEOUT = 3.0
@@ -550,7 +550,15 @@ def _report(hook_type: HookType, request: HookRequest | None, answer: _Answer) -
     if request is None and answer.status == 200:
         violations = [Violation("request", "", "the call sent is not a valid call of this type")]
     else:
-        violations = okta_verdict(hook_type, request, answer.status, answer.body)
+        violations = answer_violations(hook_type, request, answer.status, answer.body)
+    precautions = [v for v in violations if v.precaution]
+    violations = [v for v in violations if not v.precaution]
+    if precautions:
+        click.echo(
+            "Precautions broken (Okta documents no refusal; waived, or sent with a warning):"
+        )
+        for violation in precautions:
+            click.echo(f"  - {violation}")
     failure = answer.failure
     if failure is not None:
         click.echo(f"Handler: failed ({failure}); the answer above is the failure outcome")

@@ -41,8 +41,16 @@ def okta_verdict(
 
     ``body`` is the raw answer (``bytes``) or its parsed JSON. Without ``request`` the
     rules that need it (which tokens are minted ...) cannot be checked, so the request
-    is required for a 200.
+    is required for a 200. A broken precaution is no such reason: Okta documents no
+    refusal there (see :func:`answer_violations`).
     """
+    return [v for v in answer_violations(hook_type, request, status, body) if not v.precaution]
+
+
+def answer_violations(
+    hook_type: HookType, request: HookRequest | None, status: int, body: bytes | Any
+) -> list[Violation]:
+    """What :func:`okta_verdict` finds, and the precautions the answer breaks besides."""
     raw = body if isinstance(body, bytes) else None
     parsed = parse_body(body) if isinstance(body, bytes) else body
     consequence = OKTA_ON_FAILURE[hook_type.okta_fails]

@@ -19,8 +19,10 @@ from flask_okta_hooks import (
     ResponseRuleError,
     runner,
 )
+from flask_okta_hooks.cli import cli
 from flask_okta_hooks.hook_types import HOOK_TYPES_BY_SLUG
 from flask_okta_hooks.rules import PRECAUTIONS, RULES, Source, waivable
+from flask_okta_hooks.testing import OktaClient, assert_okta_accepts
 
 from .conftest import build_app, post_json, token_payload_sample
 
@@ -166,6 +168,33 @@ def test_a_precaution_waived_for_an_endpoint_is_sent_there_only(
     assert caplog.records == []
     with pytest.raises(ResponseRuleError, match="claim_name"):
         post_json(client, "/strict", token_payload_sample())
+
+
+def test_the_test_kit_and_simulate_pass_a_waived_precaution_and_name_it() -> None:
+    def odd(call: Any) -> Any:
+        return call.respond().add_access_claim(ODD_CLAIM, "gold")
+
+    hooks = OktaHooks()
+    hooks.token("/waived", waive="claim_name")(odd)
+    hooks.token("/strict")(odd)
+    app = build_app(hooks)
+
+    assert_okta_accepts(OktaClient(app).post("token", path="/okta/hooks/waived"))
+    with pytest.raises(ResponseRuleError, match="claim_name"):  # strict in tests
+        OktaClient(app).post("token", path="/okta/hooks/strict")
+    waived = app.test_cli_runner().invoke(
+        cli, ["simulate", "token", "--path", "/okta/hooks/waived"]
+    )
+    strict = app.test_cli_runner().invoke(
+        cli, ["simulate", "token", "--path", "/okta/hooks/strict"]
+    )
+
+    assert waived.exit_code == 0, waived.output
+    assert "Precautions broken" in waived.output
+    assert "[claim_name]" in waived.output
+    assert "Okta accepts this answer" in waived.output
+    assert strict.exit_code == 1, strict.output
+    assert "[claim_name]" in strict.output + str(strict.exception)
 
 
 def test_an_endpoint_waiver_is_checked_when_mounted() -> None:
