@@ -455,19 +455,28 @@ def test_processes_racing_for_the_same_keys_win_each_once(
 ) -> None:
     kind = request.node.callspec.params["url"]
     prefix = getattr(store, "prefix", "")
-    # Redis answers so fast that a few keys could all go to the first process started.
-    keys = [f"/okta/hooks/events#race-{i}" for i in range(2000 if kind == "redis" else 80)]
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager, context.Pool(4) as pool:
-        start = manager.Barrier(4)
-        results = [
-            pool.apply_async(claim_all_in_child, (kind, url, prefix, keys, start)) for _ in range(4)
-        ]
-        won = [result.get(timeout=120) for result in results]
+    racers: list[int] = []
+    # On a loaded machine one process can take every key before the others run (SQLite's
+    # lock can starve them): race again, with new keys, until several processes won some.
+    for attempt in range(3):
+        # Redis answers so fast that a few keys could all go to the first process started.
+        count = 2000 if kind == "redis" else 80
+        keys = [f"/okta/hooks/events#race-{attempt}-{i}" for i in range(count)]
+        with context.Manager() as manager, context.Pool(4) as pool:
+            start = manager.Barrier(4)
+            results = [
+                pool.apply_async(claim_all_in_child, (kind, url, prefix, keys, start))
+                for _ in range(4)
+            ]
+            won = [result.get(timeout=120) for result in results]
 
-    winners = sorted(key for keys_won in won for key in keys_won)
-    assert winners == sorted(keys)  # every key won, none twice
-    assert sum(1 for keys_won in won if keys_won) > 1  # a real race, not one process
+        winners = sorted(key for keys_won in won for key in keys_won)
+        assert winners == sorted(keys)  # every key won, none twice
+        racers.append(sum(1 for keys_won in won if keys_won))
+        if racers[-1] > 1:
+            break
+    assert racers[-1] > 1, racers  # a real race, not one process
 
 
 def claim_all_in_child(*args: Any) -> list[str]:
