@@ -106,7 +106,9 @@ def hook_type_named(name: str | HookType) -> HookType:
 
 
 def route_for(app: Flask, hook: str | HookType, path: str | None = None) -> HookRoute:
-    """The endpoint of ``app`` serving ``hook``, or the one at URL ``path``.
+    """The endpoint of ``app`` serving ``hook``, or the one at ``path``: its URL path
+    (``/okta/hooks/token/partners``) or the path it was mounted at below the blueprint's
+    prefix (``/token/partners``, as in ``@hooks.token("/token/partners")``).
 
     Where several endpoints serve ``hook``, the one at the hook type's default path
     (``@hooks.token`` rather than ``@hooks.token("/token/partners")``) is chosen. Raises
@@ -117,7 +119,8 @@ def route_for(app: Flask, hook: str | HookType, path: str | None = None) -> Hook
     routes = hook_routes(app)
     candidates = [route for route in routes if route.hook_type is hook_type]
     if path is not None:
-        candidates = [route for route in candidates if route.rule == path]
+        at_url = [route for route in candidates if route.rule == path]
+        candidates = at_url or [route for route in candidates if route.mounted_path == path]
     if len(candidates) > 1 and path is None:
         defaults = [r for r in candidates if r.mounted_path == hook_type.default_path]
         candidates = defaults or candidates

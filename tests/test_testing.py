@@ -474,6 +474,8 @@ def test_the_client_reaches_each_endpoint_of_a_type_by_path() -> None:
 
     assert partners.status_code == 204
     assert main.status_code == 200
+    # The path it was mounted at, below the blueprint's prefix, names it too.
+    assert client.post("token", path="/token/partners").route.rule == "/okta/hooks/token/partners"
     with pytest.raises(LookupError, match="serves no saml hook"):
         client.post("saml")
     with pytest.raises(LookupError, match="at /elsewhere"):
