@@ -42,6 +42,12 @@ REQUEST_SAMPLE = {
 }
 
 
+#: Why a test of the Okta samples skips on a clone without the reference data.
+SAMPLES_MISSING = (
+    f"Okta samples not found under {REFERENCE_DIR / 'samples'} (place shared/ beside the clone)"
+)
+
+
 def reference_file(*parts: str) -> Path:
     """A file of Okta's reference data; skips the test when the data is absent."""
     path = REFERENCE_DIR.joinpath(*parts)

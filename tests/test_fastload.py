@@ -14,7 +14,7 @@ from flask_okta_hooks.fastload import SectionLoader
 from flask_okta_hooks.lazy import lazy_property
 from flask_okta_hooks.request import OktaSchema, StringTuple
 
-from .conftest import sample, sample_names
+from .conftest import SAMPLES_MISSING, sample, sample_names
 
 
 def typed_sections(request_class: type) -> list[str]:
@@ -46,7 +46,7 @@ CASES = [
     for hook_type in HOOK_TYPES
     for name in sample_names(f"{SAMPLE_PREFIX.get(hook_type.slug, hook_type.slug)}.request*.json")
     if name is not None and not hasattr(name, "marks")
-] or [pytest.param(None, None, marks=pytest.mark.skip(reason="Okta samples not found"))]
+] or [pytest.param(None, None, marks=pytest.mark.skip(reason=SAMPLES_MISSING))]
 
 
 @pytest.mark.parametrize(("hook_type", "name"), CASES)

@@ -26,7 +26,7 @@ from flask_okta_hooks.errors import HookRequestError
 from flask_okta_hooks.fastload import SectionLoader
 from flask_okta_hooks.lazy import lazy_property
 
-from .conftest import build_app, post_json, sample, sample_names
+from .conftest import SAMPLES_MISSING, build_app, post_json, sample, sample_names
 from .test_fastload import SAMPLE_PREFIX, read
 
 Path = tuple[str | int, ...]
@@ -48,7 +48,7 @@ def unpack(case: Any) -> tuple[HookType, str]:
 
 def no_samples(arity: int) -> list[Any]:
     """The one skipped case when the reference data is absent."""
-    return [pytest.param(*[None] * arity, marks=pytest.mark.skip(reason="Okta samples not found"))]
+    return [pytest.param(*[None] * arity, marks=pytest.mark.skip(reason=SAMPLES_MISSING))]
 
 
 def pattern(path: Path) -> str:
