@@ -253,10 +253,12 @@ def _captured_logs() -> Iterator[list[str]]:
 
 
 def _masked_auth(auth_headers: Mapping[str, str]) -> str:
-    for name, value in auth_headers.items():
-        scheme = "Bearer " if value.startswith("Bearer ") else ""
-        return f"{name}: {scheme}{MASK}"
-    return "(no auth header)"
+    """The auth header and the required custom headers sent, their values masked."""
+    shown = [
+        f"{name}: {'Bearer ' if value.startswith('Bearer ') else ''}{MASK}"
+        for name, value in auth_headers.items()
+    ]
+    return ", ".join(shown) or "(no auth header)"
 
 
 def _send_in_process(

@@ -541,6 +541,7 @@ def test_simulate_url_sends_the_custom_headers_the_app_requires(auth: str) -> No
 
     assert result.exit_code == 0, result.output
     assert "Okta's rules: OK" in result.output
+    assert "X-Gateway-Key: ****" in result.output
     assert gateway_key not in result.output
     assert refused.exit_code == 1
     assert "Status: 401" in refused.output
