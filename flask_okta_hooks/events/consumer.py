@@ -135,7 +135,6 @@ class LeaseHeartbeat:
     def __init__(self, intake: SqlIntake, taken: Taken) -> None:
         self.intake = intake
         self.taken = taken
-        self.renewals = 0
         self._finished = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="okta-hooks-lease", daemon=True)
 
@@ -156,12 +155,11 @@ class LeaseHeartbeat:
                 continue
             if not held:
                 logger.warning(
-                    "okta event lease lost while its handler runs: id=%d uuid=%r",
+                    "okta event lease lost while its handler runs: id=%d uuid=%.128r",
                     self.taken.id,
                     self.taken.event.uuid,
                 )
                 return
-            self.renewals += 1
 
 
 class _Gone(BaseException):
