@@ -200,7 +200,7 @@ class CeleryIntake:
             attempt = task.request.retries + 1
             if attempt >= self.attempts:
                 logger.error(
-                    "okta event given up after %d attempts: path=%r uuid=%.128r error=%s",
+                    "okta event given up after %d attempts: path=%r uuid=%r error=%s",
                     attempt,
                     event.path,
                     event.uuid,
@@ -225,14 +225,14 @@ class CeleryIntake:
                 if store.claim(key):
                     return True
                 logger.info(
-                    "okta event skipped, another task has it: path=%r uuid=%.128r",
+                    "okta event skipped, another task has it: path=%r uuid=%r",
                     event.path,
                     event.uuid,
                 )
                 return False
         except Exception as exc:
             logger.error(
-                "okta event de-duplication store failed: path=%r uuid=%.128r error=%s",
+                "okta event de-duplication store failed: path=%r uuid=%r error=%s",
                 event.path,
                 event.uuid,
                 type(exc).__name__,
@@ -241,7 +241,7 @@ class CeleryIntake:
         if not task.request.retries:  # not a retry: the broker delivered the task again
             logger.warning(
                 "okta event task runs again after its worker stopped, and the handler runs "
-                "twice if its first run had finished: path=%r uuid=%.128r",
+                "twice if its first run had finished: path=%r uuid=%r",
                 event.path,
                 event.uuid,
             )

@@ -155,7 +155,7 @@ class LeaseHeartbeat:
                 continue
             if not held:
                 logger.warning(
-                    "okta event lease lost while its handler runs: id=%d uuid=%.128r",
+                    "okta event lease lost while its handler runs: id=%d uuid=%r",
                     self.taken.id,
                     self.taken.event.uuid,
                 )
