@@ -30,3 +30,6 @@ flask_app = create_app(
     os.environ["OKTA_HOOKS_TEST_BROKER"], os.environ["OKTA_HOOKS_TEST_QUEUE"], record, **config
 )
 celery_app = flask_app.extensions["celery"]
+if os.environ.get("OKTA_HOOKS_TEST_SWEEP"):
+    intake = flask_app.extensions["okta_hooks"]["OKTA_HOOKS_"].events.intake
+    intake.sweep_every = intake.sweep_after = float(os.environ["OKTA_HOOKS_TEST_SWEEP"])

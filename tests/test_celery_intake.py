@@ -270,10 +270,17 @@ def test_the_celery_instance_is_required_and_checked() -> None:
 
 
 def start_worker_process(
-    broker: str, queue: str, marks: Path, pool: str, sleep: float, store: str = ""
+    broker: str,
+    queue: str,
+    marks: Path,
+    pool: str,
+    sleep: float,
+    store: str = "",
+    sweep: float | None = None,
 ) -> Any:
     """A ``celery worker`` process of tests/celery_worker_app.py; ``store``: the key prefix
-    of a Redis de-duplication store shared with the test's app ("": the memory store)."""
+    of a Redis de-duplication store shared with the test's app ("": the memory store);
+    ``sweep``: seconds between its sweeps for lost tasks, and their ``sweep_after``."""
     env = {
         **os.environ,
         "OKTA_HOOKS_TEST_BROKER": broker,
@@ -281,6 +288,7 @@ def start_worker_process(
         "OKTA_HOOKS_TEST_MARKS": str(marks),
         "OKTA_HOOKS_TEST_SLEEP": str(sleep),
         "OKTA_HOOKS_TEST_STORE_PREFIX": store,
+        "OKTA_HOOKS_TEST_SWEEP": "" if sweep is None else str(sweep),
     }
     command = [
         sys.executable,
@@ -366,3 +374,146 @@ def test_the_documented_celery_set_up_publishes_events(rabbitmq_url: str) -> Non
             connection.default_channel.queue_delete(queue)
     assert isinstance(app.extensions["okta_hooks"]["OKTA_HOOKS_"].events.intake, CeleryIntake)
     assert "flask_okta_hooks.event:OKTA_HOOKS_" in celery_app.tasks
+
+
+# --- Redis: tasks the transport drops are found and published again ----------------------
+
+
+#: The ``broker`` (and ``queue``) of a test on a Redis broker only.
+REDIS_ONLY = pytest.mark.parametrize(
+    "broker", [pytest.param("redis", id="redis", marks=pytest.mark.redis)], indirect=True
+)
+
+
+def intake_of(app: Flask) -> CeleryIntake:
+    intake = app.extensions["okta_hooks"]["OKTA_HOOKS_"].events.intake
+    assert isinstance(intake, CeleryIntake)
+    return intake
+
+
+def take_off_queue(queue: str) -> bytes:
+    """Take the oldest message off a Redis queue the way a worker does (``BRPOP``), and
+    drop it: what a worker killed before recording it as unacknowledged leaves."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_BROKER)
+    try:
+        message = client.rpop(f"{queue}:{queue}")
+    finally:
+        client.close()
+    assert message is not None
+    return bytes(message)
+
+
+@REDIS_ONLY
+def test_a_task_the_redis_broker_dropped_is_published_again(
+    queue: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder()
+    store = RedisDedupeStore(REDIS_URL, prefix=redis_prefix)
+    app = create_app(REDIS_BROKER, queue, recorder, OKTA_HOOKS_EVENTS_DEDUPE=store)
+    intake = intake_of(app)
+    assert intake.ledger is not None
+    intake.sweep_after = 0.0
+
+    assert OktaClient(app).deliver(log_event(uuid="l1"), log_event(uuid="l2")).status_code == 204
+    assert len(intake.ledger) == 2
+    take_off_queue(queue)  # l1, taken by a worker that died
+    assert intake.sweep() == 0  # l2 is still queued: nothing is judged yet
+    with worker_thread(app):
+        wait_for(lambda: [uuid for uuid, _ in recorder.seen] == ["l2"])
+        wait_for(lambda: waiting(app, queue) == 0)
+        assert len(intake.ledger) == 1  # l2 started, l1 never did
+        caplog.set_level(logging.WARNING, logger="flask_okta_hooks")
+        assert intake.sweep() == 1
+        wait_for(lambda: len(recorder.seen) == 2)
+        wait_for(lambda: len(intake.ledger) == 0)
+    assert sorted(uuid for uuid, _ in recorder.seen) == ["l1", "l2"]
+    assert "okta event published again" in caplog.text
+    assert "uuid='l1'" in caplog.text
+    assert intake.sweep() == 0  # nothing left to find
+
+
+@REDIS_ONLY
+def test_a_task_a_worker_holds_or_that_is_recent_is_not_published_again(queue: str) -> None:
+    import redis
+
+    app = create_app(REDIS_BROKER, queue, Recorder())
+    intake = intake_of(app)
+    assert intake.ledger is not None
+    assert OktaClient(app).deliver(log_event(uuid="h1")).status_code == 204
+    message = take_off_queue(queue)
+    assert intake.sweep() == 0  # published less than sweep_after seconds ago
+
+    intake.sweep_after = 0.0
+    client = redis.Redis.from_url(REDIS_BROKER)
+    try:  # taken by a worker that recorded it, as kombu records it: not lost
+        client.hset(f"{queue}:unacked", "tag-1", b'[%s, "", "%s"]' % (message, queue.encode()))
+        assert intake.sweep() == 0
+        client.hdel(f"{queue}:unacked", "tag-1")
+    finally:
+        client.close()
+    assert intake.sweep() == 1
+
+
+@REDIS_ONLY
+def test_a_retried_task_is_recorded_until_it_starts_again(queue: str) -> None:
+    recorder = Recorder(failing=True)
+    app = create_app(
+        REDIS_BROKER, queue, recorder, OKTA_HOOKS_EVENTS_ATTEMPTS=2, OKTA_HOOKS_EVENTS_RETRY_DELAY=1
+    )
+    intake = intake_of(app)
+    assert intake.ledger is not None
+    assert OktaClient(app).deliver(log_event(uuid="t1")).status_code == 204
+    with worker_thread(app):
+        wait_for(lambda: len(recorder.seen) == 1)
+        wait_for(lambda: len(intake.ledger) == 1)  # its retry, due in a second
+        wait_for(lambda: len(recorder.seen) == 2)
+        wait_for(lambda: waiting(app, queue) == 0)
+    assert len(intake.ledger) == 0
+
+
+class FailingOnce(Recorder):
+    """A handler whose first run fails."""
+
+    def __call__(self, event: LogEvent) -> None:
+        super().__call__(event)
+        self.failing = False
+        if len(self.seen) == 1:
+            raise RuntimeError("the first run failed")
+
+
+@REDIS_ONLY
+def test_a_retry_the_redis_broker_dropped_is_published_again_and_runs(queue: str) -> None:
+    """The task had claimed its event before it failed: published again, it is still the
+    event's own task, and runs it."""
+    recorder = FailingOnce()
+    app = create_app(REDIS_BROKER, queue, recorder, OKTA_HOOKS_EVENTS_RETRY_DELAY=0.5)
+    intake = intake_of(app)
+    assert intake.ledger is not None
+    intake.sweep_after = 0.0
+    assert OktaClient(app).deliver(log_event(uuid="r1")).status_code == 204
+    with worker_thread(app):  # runs it, fails, and takes its retry (due in 0.5 s)
+        wait_for(lambda: len(recorder.seen) == 1)
+        wait_for(lambda: len(intake.ledger) == 1)
+    take_off_queue(queue)  # the stopped worker gave the retry back: drop it
+    wait_for(lambda: intake.sweep() == 1)
+    with worker_thread(app):
+        wait_for(lambda: len(recorder.seen) == 2)
+        wait_for(lambda: waiting(app, queue) == 0)
+    assert [uuid for uuid, _ in recorder.seen] == ["r1", "r1"]
+    assert len(intake.ledger) == 0
+
+
+@REDIS_ONLY
+def test_a_celery_worker_sweeps_for_dropped_tasks(queue: str, tmp_path: Path) -> None:
+    app = create_app(REDIS_BROKER, queue, Recorder())
+    assert OktaClient(app).deliver(log_event(uuid="s1")).status_code == 204
+    take_off_queue(queue)
+    worker = start_worker_process(REDIS_BROKER, queue, tmp_path, "prefork", sleep=0, sweep=0.2)
+    try:
+        wait_for(lambda: any(tmp_path.glob("done.s1.*")), timeout=60)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    assert len(intake_of(app).ledger or ()) == 0

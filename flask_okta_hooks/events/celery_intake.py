@@ -10,7 +10,13 @@ The endpoint answers 204 only after the broker took every task of the delivery:
 * Redis: a publish is one ``LPUSH`` that returns once Redis applied it. The task then
   survives a Redis restart only as far as Redis's own persistence keeps it
   (``appendonly yes``; ``appendfsync always`` for every write, ``everysec`` loses up to a
-  second).
+  second). kombu's Redis transport can drop a task whose worker dies as it takes it off
+  the queue, so each event is also written to a ledger on the broker before it is
+  published (:mod:`.redis_ledger`); when it is ready and every ``sweep_every`` seconds
+  after, a Celery worker (one at a time) publishes again each event whose task has not
+  started within ``sweep_after`` seconds and is neither queued nor held by a worker. It
+  keeps its task id: a task retried after its handler failed has claimed its event
+  already, and runs it as its own.
 
 A publish that fails answers 503, so Okta sends the delivery once more. Events of that
 delivery published before the failure stay published: the retry publishes them again.
@@ -41,14 +47,20 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
+import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import orjson
 
 from ..errors import ConfigurationError
 from .backend import require, wrapped
 from .dedupe import DedupeStore
 from .intake import Handle, QueuedEvent
+from .redis_ledger import Record, RedisLedger
 
 logger = logging.getLogger("flask_okta_hooks")
 
@@ -61,6 +73,11 @@ PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "i
 CONNECTIONS = 32
 #: Longest wait between two runs of a failing handler.
 MAX_RETRY_DELAY = 3600.0
+#: Redis broker: seconds between two sweeps for lost tasks (one worker sweeps at a time).
+SWEEP_EVERY = 10.0
+#: Redis broker: seconds a task may take from its publish to its start before a sweep
+#: that finds it nowhere on the broker publishes it again.
+SWEEP_AFTER = 30.0
 _BACKEND = "Celery event intake"
 
 
@@ -88,6 +105,8 @@ class CeleryIntake:
         retry_delay: float = 2.0,
         prefix: str = "OKTA_HOOKS_",
         key: str = "CeleryIntake",
+        sweep_every: float = SWEEP_EVERY,
+        sweep_after: float = SWEEP_AFTER,
     ) -> None:
         celery = require("celery", self.extra, key)
         if celery_app is None:
@@ -102,7 +121,11 @@ class CeleryIntake:
         self.celery = celery_app
         self.attempts = attempts
         self.retry_delay = retry_delay
+        self.sweep_every = sweep_every
+        self.sweep_after = sweep_after
         self.task_name = f"flask_okta_hooks.event:{prefix}"
+        self.ledger: RedisLedger | None = None
+        """Redis broker: the events published and not started yet (see the module doc)."""
         self.dedupe: Callable[[], DedupeStore | None] = _no_store
         """The de-duplication store that tasks claim their events in, as it is now."""
         self._connection = self._publisher()
@@ -118,6 +141,11 @@ class CeleryIntake:
         elif probe.transport.driver_type == "redis":
             # A broker gone without closing the socket must not hold the answer forever.
             options.setdefault("socket_timeout", PUBLISH_TIMEOUT)
+            queue = self.celery.amqp.router.route({}, self.task_name)["queue"].name
+            try:
+                self.ledger = RedisLedger.for_broker(probe, self.task_name, queue, PUBLISH_TIMEOUT)
+            except ValueError as exc:
+                logger.warning("okta events lost by the Celery broker cannot be found: %s", exc)
         return self.celery.connection_for_write(
             connect_timeout=PUBLISH_TIMEOUT, transport_options=options
         )
@@ -126,17 +154,19 @@ class CeleryIntake:
 
     def put(self, events: Sequence[QueuedEvent]) -> None:
         """Publish one task per event; each is confirmed by the broker when this returns."""
-        with (
-            wrapped(_BACKEND),
-            self._pool.acquire(block=True, timeout=PUBLISH_TIMEOUT) as connection,
-        ):
-            for event in events:
-                self._publish(connection, event)
+        tasks = [_record(event, str(uuid.uuid4())) for event in events]
+        with wrapped(_BACKEND):
+            if self.ledger is not None:
+                self.ledger.add(tasks)
+            with self._pool.acquire(block=True, timeout=PUBLISH_TIMEOUT) as connection:
+                for task in tasks:
+                    self._publish(connection, task)
 
-    def _publish(self, connection: Any, event: QueuedEvent) -> None:
+    def _publish(self, connection: Any, task: Record) -> None:
         self.celery.send_task(
             self.task_name,
-            kwargs={"path": event.path, "uuid": event.uuid, "body": event.body.decode("utf-8")},
+            kwargs=orjson.loads(task.arguments),
+            task_id=task.task_id,
             connection=connection,
             ignore_result=True,
             retry=True,
@@ -162,9 +192,36 @@ class CeleryIntake:
         """Nothing waits in this process: the tasks are the broker's and the workers'."""
         return True
 
+    def sweep(self) -> int:
+        """Publish again, under the same task ids, the events whose tasks a Redis broker
+        lost or that were never published (see the module doc); how many. Celery
+        workers call this every ``sweep_every`` seconds, one worker at a time."""
+        ledger = self.ledger
+        if ledger is None:
+            return 0
+        with wrapped(_BACKEND):
+            lost = ledger.lost(self.sweep_after)
+            if not lost:
+                return 0
+            with self._pool.acquire(block=True, timeout=PUBLISH_TIMEOUT) as connection:
+                for task in lost:
+                    # Recorded first: if this process dies now, the next sweep finds it.
+                    ledger.add([task])
+                    self._publish(connection, task)
+                    event = _event(orjson.loads(task.arguments))
+                    logger.warning(
+                        "okta event published again, its task had not started and is not on "
+                        "the broker: path=%r uuid=%r",
+                        event.path,
+                        event.uuid,
+                    )
+        return len(lost)
+
     def close(self) -> None:
         """Close this process's publishing connections."""
         self._pool.force_close_all()
+        if self.ledger is not None:
+            self.ledger.close()
 
     # --- the worker side ---------------------------------------------------------------------
 
@@ -186,14 +243,44 @@ class CeleryIntake:
             max_retries = self.attempts - 1
 
             def run(self, path: str, uuid: str | None, body: str) -> None:
-                intake.run(self, QueuedEvent(path, uuid, body.encode("utf-8")), handle, give_up)
+                event = _event({"path": path, "uuid": uuid, "body": body})
+                intake.run(self, event, handle, give_up)
 
         self.celery.register_task(EventTask())
+        if self.ledger is not None:
+            from celery.signals import worker_ready, worker_shutdown  # type: ignore[import-untyped]
+
+            self._stopped = threading.Event()
+            worker_ready.connect(self._sweep_in_worker)
+            worker_shutdown.connect(self._stop_sweeping)
+
+    def _sweep_in_worker(self, sender: Any = None, **_: Any) -> None:
+        """Sweep for lost tasks from a thread of this worker (its main process)."""
+        if getattr(sender, "app", None) is self.celery:
+            threading.Thread(target=self._sweep_loop, name="okta-hooks-sweep", daemon=True).start()
+
+    def _stop_sweeping(self, **_: Any) -> None:
+        self._stopped.set()
+
+    def _sweep_loop(self) -> None:
+        # At once, then every sweep_every seconds: a worker restarted again and again
+        # sweeps too.
+        assert self.ledger is not None
+        while True:
+            try:
+                if self.ledger.lock(self.sweep_every):
+                    self.sweep()
+            except Exception as exc:  # the broker is down: the next sweep tries again
+                logger.error("okta event sweep failed: error=%s", type(exc).__name__)
+            if self._stopped.wait(self.sweep_every):
+                return
 
     def run(self, task: Any, event: QueuedEvent, handle: Handle, give_up: Handle) -> None:
         """Run one event's task: skip a duplicate, handle it, or retry it later, or give it
         up (a failing de-duplication store counts as a failed attempt)."""
         try:
+            if self.ledger is not None:
+                self.ledger.started(_record(event, task.request.id).key)
             if self._claim(task, event):
                 handle(event)
         except Exception as exc:
@@ -209,6 +296,8 @@ class CeleryIntake:
                 give_up(event)
                 return
             delay = min(self.retry_delay * 2 ** (attempt - 1), MAX_RETRY_DELAY)
+            if self.ledger is not None:  # lost on its way back, it is found again
+                self.ledger.add([_record(event, task.request.id)], time.time() + delay)
             # Published with confirms too, before the running task is acknowledged; no
             # ``exc``: Celery would log the handler's message, which can quote the event.
             with self._pool.acquire(block=True, timeout=PUBLISH_TIMEOUT) as connection:
@@ -250,6 +339,19 @@ class CeleryIntake:
 
 def _no_store() -> DedupeStore | None:
     return None
+
+
+def _record(event: QueuedEvent, task_id: str) -> Record:
+    """The ledger's record of ``event`` published as task ``task_id``: kept by event (by
+    task where the event has no uuid), with the task's arguments as JSON."""
+    key = f"{event.path}#{event.uuid}" if event.uuid is not None else f"{event.path}@{task_id}"
+    arguments = {"path": event.path, "uuid": event.uuid, "body": event.body.decode()}
+    return Record(key, task_id, orjson.dumps(arguments))
+
+
+def _event(arguments: dict[str, Any]) -> QueuedEvent:
+    """The event a task's arguments carry."""
+    return QueuedEvent(arguments["path"], arguments["uuid"], arguments["body"].encode())
 
 
 def _load(path: str, key: str) -> Any:
