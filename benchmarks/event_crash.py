@@ -8,7 +8,8 @@ while a killer SIGKILLs a web worker, and with a durable intake an event worker
 restarted at once), every ``--kill-every`` seconds (0: no kills) until the last delivery
 was answered (``--kill-during-drain``: until the drain ends too). Then it
 waits for the intake to drain and prints sent, acknowledged, handled, lost (acknowledged
-and never handled) and duplicates (handled more than once); events a database intake
+and never handled), duplicates (handled more than once) and, for Celery on Redis, the
+tasks the sweeps published again (logged by the workers); events a database intake
 still holds when ``--drain-timeout`` passes are counted apart (kept, not lost). It also
 prints the 50th and 99th percentiles of the time to a 204; ``--callers 32 --kill-every
 0`` measures them under load without crashes.
@@ -180,13 +181,21 @@ class Database:
             with amqp_channel(self.broker) as channel:
                 declared = channel.queue_declare(os.environ[QUEUE_ENV], passive=True)
                 return int(declared.message_count)
-        if self.broker:  # the queue, and the tasks taken by a worker not yet acknowledged
-            import redis
+        if self.broker:  # the queue, the tasks taken by a worker not yet acknowledged,
+            import redis  # and the intake's record of tasks not started (lost ones too)
 
             client = redis.Redis.from_url(self.broker)
             queue = os.environ[QUEUE_ENV]
+            ledger = f"{queue}:flask_okta_hooks.event:OKTA_HOOKS_:times"
             try:
-                return int(client.llen(f"{queue}:{queue}")) + int(client.hlen(f"{queue}:unacked"))
+                return sum(
+                    int(count)
+                    for count in (
+                        client.llen(f"{queue}:{queue}"),
+                        client.hlen(f"{queue}:unacked"),
+                        client.zcard(ledger),
+                    )
+                )
             finally:
                 client.close()
         with self.engine.connect() as connection:
@@ -415,6 +424,9 @@ def run(
         finally:
             fleet.stop()
             database.close()
+        log = (Path(folder) / "processes.log").read_text(errors="replace")
+        # Celery on Redis: tasks the broker dropped, found by a sweep and published again.
+        republished = log.count("okta event published again")
     unique = set(handled)
     # Events still queued when the drain timeout passed are not lost: they are kept.
     # A broker's messages carry no uuid here: an undrained Celery run cannot tell lost
@@ -423,7 +435,8 @@ def run(
     print(
         f"{kind}: sent={len(sent)} acknowledged={len(acknowledged)} "
         f"({100 * len(acknowledged) / len(sent):.1f} %) handled={len(unique)} lost={lost} "
-        f"duplicates={len(handled) - len(unique)} still_queued={waiting} sending_s={took:.1f} "
+        f"duplicates={len(handled) - len(unique)} republished={republished} "
+        f"still_queued={waiting} sending_s={took:.1f} "
         f"handled_while_sending={handled_sending} drain_s={drained:.1f} callers={callers} "
         f"kill_every={kill_every} kill_during_drain={kill_during_drain} "
         f"p50_ms={1000 * percentile(latencies, 0.5):.1f} "
