@@ -405,6 +405,17 @@ def take_off_queue(queue: str) -> bytes:
     return bytes(message)
 
 
+def put_back(queue: str, message: bytes) -> None:
+    """Put a message back on a Redis queue, to be taken next."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_BROKER)
+    try:
+        client.rpush(f"{queue}:{queue}", message)
+    finally:
+        client.close()
+
+
 @REDIS_ONLY
 def test_a_task_the_redis_broker_dropped_is_published_again(
     queue: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
@@ -471,6 +482,42 @@ def test_a_retried_task_is_recorded_until_it_starts_again(queue: str) -> None:
         wait_for(lambda: len(recorder.seen) == 2)
         wait_for(lambda: waiting(app, queue) == 0)
     assert len(intake.ledger) == 0
+
+
+@REDIS_ONLY
+def test_a_task_published_again_that_was_not_lost_runs_once(queue: str) -> None:
+    """A worker had it in the very instant of the sweep's look: the sweep's copy is a new
+    task, and the event's claim lets one of the two run."""
+    recorder = Recorder()
+    app = create_app(REDIS_BROKER, queue, recorder)
+    intake = intake_of(app)
+    intake.sweep_after = 0.0
+    assert OktaClient(app).deliver(log_event(uuid="o1")).status_code == 204
+    message = take_off_queue(queue)
+    assert intake.sweep() == 1
+    put_back(queue, message)
+    with worker_thread(app):
+        wait_for(lambda: waiting(app, queue) == 0)
+        wait_for(lambda: len(intake.ledger or ()) == 0)
+    assert [uuid for uuid, _ in recorder.seen] == ["o1"]
+
+
+@REDIS_ONLY
+def test_a_task_that_never_starts_is_given_up_after_its_attempts(
+    queue: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(REDIS_BROKER, queue, Recorder(), OKTA_HOOKS_EVENTS_ATTEMPTS=2)
+    intake = intake_of(app)
+    intake.sweep_after = 0.0
+    assert OktaClient(app).deliver(log_event(uuid="g1")).status_code == 204
+    caplog.set_level(logging.WARNING, logger="flask_okta_hooks")
+    for _ in range(2):  # taken each time by a worker that drops it
+        take_off_queue(queue)
+        assert intake.sweep() == 1
+    take_off_queue(queue)
+    assert intake.sweep() == 0
+    assert "given up, published 3 times and never started" in caplog.text
+    assert len(intake.ledger or ()) == 0
 
 
 class FailingOnce(Recorder):

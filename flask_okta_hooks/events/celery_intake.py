@@ -14,9 +14,8 @@ The endpoint answers 204 only after the broker took every task of the delivery:
   the queue, so each event is also written to a ledger on the broker before it is
   published (:mod:`.redis_ledger`); when it is ready and every ``sweep_every`` seconds
   after, a Celery worker (one at a time) publishes again each event whose task has not
-  started within ``sweep_after`` seconds and is neither queued nor held by a worker. It
-  keeps its task id: a task retried after its handler failed has claimed its event
-  already, and runs it as its own.
+  started within ``sweep_after`` seconds and is neither queued nor held by a worker, as a
+  new task; one published again ``attempts`` times and never started is given up.
 
 A publish that fails answers 503, so Okta sends the delivery once more. Events of that
 delivery published before the failure stay published: the retry publishes them again.
@@ -27,10 +26,12 @@ Okta's retry of that delivery would then be skipped. A task claims two keys in t
 de-duplication store: its own (``<endpoint>#<uuid>@<task id>``), then the event's
 (``<endpoint>#<uuid>``). A task that finds the event's key claimed by another task is a
 duplicate and ends without running the handler. A task that finds its own key claimed
-already is that task run again (its worker died, or its handler failed and is retried):
-it runs the handler whatever the event's key says, so a worker dying between the claim
-and the handler loses nothing; when the handler had returned before the worker died,
-the event runs twice, and a warning is logged.
+already is that task delivered again (its worker died): it runs the handler whatever
+the event's key says, so a worker dying between the claim and the handler loses
+nothing; when the handler had returned before the worker died, the event runs twice,
+and a warning is logged. A task whose handler failed gives both keys back before its
+retry is published, so that the retry (or, on Redis, a copy of it published again)
+claims the event afresh.
 
 Workers are ordinary Celery workers of the same Celery app; they must create the Flask
 app (as Flask's Celery pattern does) so that the blueprint registers the task. The task
@@ -58,7 +59,7 @@ import orjson
 
 from ..errors import ConfigurationError
 from .backend import require, wrapped
-from .dedupe import DedupeStore
+from .dedupe import DedupeStore, release
 from .intake import Handle, QueuedEvent
 from .redis_ledger import Record, RedisLedger
 
@@ -143,7 +144,9 @@ class CeleryIntake:
             options.setdefault("socket_timeout", PUBLISH_TIMEOUT)
             queue = self.celery.amqp.router.route({}, self.task_name)["queue"].name
             try:
-                self.ledger = RedisLedger.for_broker(probe, self.task_name, queue, PUBLISH_TIMEOUT)
+                self.ledger = RedisLedger.for_broker(
+                    probe, self.task_name, queue, PUBLISH_TIMEOUT, self.celery.conf.broker_use_ssl
+                )
             except ValueError as exc:
                 logger.warning("okta events lost by the Celery broker cannot be found: %s", exc)
         return self.celery.connection_for_write(
@@ -193,29 +196,43 @@ class CeleryIntake:
         return True
 
     def sweep(self) -> int:
-        """Publish again, under the same task ids, the events whose tasks a Redis broker
-        lost or that were never published (see the module doc); how many. Celery
-        workers call this every ``sweep_every`` seconds, one worker at a time."""
+        """Publish again, each as a new task, the events whose tasks a Redis broker lost
+        or that were never published (see the module doc); how many. An event published
+        again ``attempts`` times and never started is given up. Celery workers call this
+        when they are ready and every ``sweep_every`` seconds after, one at a time."""
         ledger = self.ledger
         if ledger is None:
             return 0
+        published = 0
         with wrapped(_BACKEND):
             lost = ledger.lost(self.sweep_after)
             if not lost:
                 return 0
             with self._pool.acquire(block=True, timeout=PUBLISH_TIMEOUT) as connection:
-                for task in lost:
+                for old in lost:
+                    event = _event(orjson.loads(old.arguments))
+                    if old.sweeps >= self.attempts:  # taken by something that does not run it
+                        logger.error(
+                            "okta event given up, published %d times and never started: "
+                            "path=%r uuid=%r",
+                            old.sweeps + 1,
+                            event.path,
+                            event.uuid,
+                        )
+                        ledger.forget(old.key)
+                        continue
+                    new = _record(event, str(uuid.uuid4()))._replace(sweeps=old.sweeps + 1)
                     # Recorded first: if this process dies now, the next sweep finds it.
-                    ledger.add([task])
-                    self._publish(connection, task)
-                    event = _event(orjson.loads(task.arguments))
+                    ledger.replace(old, new)
+                    self._publish(connection, new)
+                    published += 1
                     logger.warning(
                         "okta event published again, its task had not started and is not on "
                         "the broker: path=%r uuid=%r",
                         event.path,
                         event.uuid,
                     )
-        return len(lost)
+        return published
 
     def close(self) -> None:
         """Close this process's publishing connections."""
@@ -280,7 +297,7 @@ class CeleryIntake:
         up (a failing de-duplication store counts as a failed attempt)."""
         try:
             if self.ledger is not None:
-                self.ledger.started(_record(event, task.request.id).key)
+                self.ledger.forget(_record(event, task.request.id).key)
             if self._claim(task, event):
                 handle(event)
         except Exception as exc:
@@ -296,6 +313,10 @@ class CeleryIntake:
                 give_up(event)
                 return
             delay = min(self.retry_delay * 2 ** (attempt - 1), MAX_RETRY_DELAY)
+            if event.uuid is not None:  # the retry claims afresh, or a copy published again
+                store, key = self.dedupe(), f"{event.path}#{event.uuid}"
+                release(store, f"{key}@{task.request.id}")
+                release(store, key)
             if self.ledger is not None:  # lost on its way back, it is found again
                 self.ledger.add([_record(event, task.request.id)], time.time() + delay)
             # Published with confirms too, before the running task is acknowledged; no

@@ -20,6 +20,7 @@ send the same event to two endpoints, each endpoint handles it once.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +28,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from .backend import require, resolve, sql_engine, wrapped
+
+logger = logging.getLogger("flask_okta_hooks")
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -260,3 +263,15 @@ def _memory_store() -> DedupeStore:
 
 def _redis_store(url: str) -> DedupeStore:
     return RedisDedupeStore(url)
+
+
+def release(store: DedupeStore | None, key: str) -> None:
+    """Give a claim back; a failing store is logged, not raised."""
+    if store is None:
+        return
+    try:
+        store.release(key)
+    except Exception as exc:
+        logger.error(
+            "okta event de-duplication store failed to release: error=%s", type(exc).__name__
+        )

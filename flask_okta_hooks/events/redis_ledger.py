@@ -34,11 +34,13 @@ SWEEP_BATCH = 500
 
 
 class Record(NamedTuple):
-    """One event's record: its key in the ledger, its task's id and the task's arguments."""
+    """One event's record: its key in the ledger, its task's id, the task's arguments,
+    and how many times a sweep published it again."""
 
     key: str
     task_id: str
     arguments: bytes
+    sweeps: int = 0
 
 
 class RedisLedger:
@@ -67,8 +69,11 @@ class RedisLedger:
         self._unacked = prefix + str(transport_options.get("unacked_key", Channel.unacked_key))
 
     @classmethod
-    def for_broker(cls, connection: Any, name: str, queue: str, timeout: float) -> RedisLedger:
-        """The ledger on the Redis server of the kombu ``connection``."""
+    def for_broker(
+        cls, connection: Any, name: str, queue: str, timeout: float, ssl: Any = None
+    ) -> RedisLedger:
+        """The ledger on the Redis server of the kombu ``connection``; ``ssl``: Celery's
+        ``broker_use_ssl`` (redis-py's own ``ssl_*`` options) for a ``rediss://`` URL."""
         import redis
 
         url = connection.as_uri(include_password=True)
@@ -76,7 +81,10 @@ class RedisLedger:
         if scheme not in ("redis", "rediss"):
             # kombu's "sentinel://" and socket URLs name a Redis that redis-py's URLs do not.
             raise ValueError(f"a Celery broker URL of scheme {scheme!r} is not supported")
-        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        options = dict(ssl) if scheme == "rediss" and isinstance(ssl, Mapping) else {}
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, **options
+        )
         return cls(client, name, queue, connection.transport_options)
 
     def add(self, records: Iterable[Record], when: float | None = None) -> None:
@@ -84,17 +92,27 @@ class RedisLedger:
         of the same keys."""
         at = time.time() if when is None else when
         pipe = self._client.pipeline(transaction=True)
-        for key, task_id, arguments in records:
-            pipe.hset(self._events, key, orjson.dumps([task_id, arguments.decode()]))
-            pipe.zadd(self._times, {key: at})
+        for record in records:
+            pipe.hset(self._events, record.key, _value(record))
+            pipe.zadd(self._times, {record.key: at})
         pipe.execute()
 
-    def started(self, key: str) -> None:
-        """Forget an event: its task has reached a worker, and the broker gives it back
-        if the worker dies."""
+    def forget(self, key: str) -> None:
+        """Delete an event's record: its task has reached a worker (and the broker gives
+        it back if the worker dies), or the event is given up."""
         pipe = self._client.pipeline(transaction=True)
         pipe.zrem(self._times, key)
         pipe.hdel(self._events, key)
+        pipe.execute()
+
+    def replace(self, old: Record, new: Record) -> None:
+        """Record ``new`` now in place of ``old``, in one transaction."""
+        pipe = self._client.pipeline(transaction=True)
+        if old.key != new.key:
+            pipe.zrem(self._times, old.key)
+            pipe.hdel(self._events, old.key)
+        pipe.hset(self._events, new.key, _value(new))
+        pipe.zadd(self._times, {new.key: time.time()})
         pipe.execute()
 
     def lost(self, after: float) -> list[Record]:
@@ -109,17 +127,18 @@ class RedisLedger:
             pipe.llen(queue)
         pipe.hvals(self._unacked)
         overdue, *lengths, unacked = pipe.execute()
-        if any(lengths):
+        if not overdue or any(lengths):
             return []
+        held, unread = _task_ids(unacked)
         records = []
         for key, value in zip(overdue, self._client.hmget(self._events, overdue), strict=True):
             if value is None:  # started since
                 continue
-            task_id, arguments = orjson.loads(value)
+            task_id, arguments, sweeps = orjson.loads(value)
             # A task id is a uuid: found in a message, it is that message's task.
             needle = task_id.encode()
-            if not any(needle in message for message in unacked):
-                records.append(Record(key.decode(), task_id, arguments.encode()))
+            if task_id not in held and not any(needle in message for message in unread):
+                records.append(Record(key.decode(), task_id, arguments.encode(), sweeps))
         return records
 
     def lock(self, seconds: float) -> bool:
@@ -133,3 +152,19 @@ class RedisLedger:
     def close(self) -> None:
         """Close this ledger's connections."""
         self._client.close()
+
+
+def _value(record: Record) -> bytes:
+    return orjson.dumps([record.task_id, record.arguments.decode(), record.sweeps])
+
+
+def _task_ids(unacked: list[bytes]) -> tuple[set[str], list[bytes]]:
+    """The task ids of kombu's unacknowledged messages (``[message, exchange, routing
+    key]``, the task id in the message's headers), and the messages not of that shape."""
+    ids, unread = set(), []
+    for value in unacked:
+        try:
+            ids.add(str(orjson.loads(value)[0]["headers"]["id"]))
+        except (orjson.JSONDecodeError, LookupError, TypeError):
+            unread.append(value)
+    return ids, unread

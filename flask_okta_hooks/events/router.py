@@ -30,9 +30,9 @@ from ..errors import DedupeUnavailable, EventHandlerFailed, EventsNotAccepted
 from ..hook_types import EVENTS
 from ..hooks.events import EventHookRequest, LogEvent
 from .backend import BackendError
-from .dedupe import DedupeStore
+from .dedupe import DedupeStore, release
 from .intake import QueuedEvent
-from .runtime import EventsRuntime, log_failure, printable, release
+from .runtime import EventsRuntime, log_failure, printable
 
 if TYPE_CHECKING:
     from ..blueprint import OktaHooks

@@ -17,7 +17,7 @@ from ..errors import ConfigurationError
 from ..hooks.events import LogEvent, load_event
 from .backend import BackendError
 from .celery_intake import CeleryIntake
-from .dedupe import DedupeStore, resolve_dedupe
+from .dedupe import DedupeStore, release, resolve_dedupe
 from .intake import EventIntake, MemoryIntake, QueuedEvent, resolve_intake
 
 if TYPE_CHECKING:
@@ -151,18 +151,6 @@ class EventsRuntime:
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until the events taken on have been handled (or parked)."""
         return self.intake.drain(timeout)
-
-
-def release(store: DedupeStore | None, key: str) -> None:
-    """Give a claim back; a failing store is logged, not raised."""
-    if store is None:
-        return
-    try:
-        store.release(key)
-    except Exception as exc:
-        logger.error(
-            "okta event de-duplication store failed to release: error=%s", type(exc).__name__
-        )
 
 
 def log_failure(event: LogEvent, exc: Exception) -> None:
