@@ -42,6 +42,17 @@ _DIGITS_ONLY = bytes(ord("0") if chr(byte).isdigit() else ord(" ") for byte in r
 )
 _LONG_DIGIT_RUN = b"0" * 19
 _INTEGER_RANGE = range(-(2**63), 2**64)
+# Such a float is 9.2e18 or more in size. orjson 3.11.7 and later write those as
+# "9.223372036854776e+18", older ones without the "+"; where this orjson writes the "+",
+# a value written back shows such a float by an "e+" and a digit, found from the "+"
+# signs (a quick byte search), unless it holds too many "+" to look at each.
+_EXPONENT_PLUS = all(
+    re.fullmatch(rb"-?[0-9.]+e\+[0-9]+", orjson.dumps(size))
+    for size in (2.0**64, -(2.0**63), 1e308)
+)
+_PLUS_SIGNS_LOOKED_AT = 8
+_E = ord("e")
+_DIGIT_CODES = range(ord("0"), ord("9") + 1)
 
 
 def check_content_headers(environ: dict[str, Any]) -> None:
@@ -133,9 +144,24 @@ def parse_json(body: bytes, settings: Settings) -> Any:
         _reject_duplicate_keys(body)
     if len(body) > settings.max_string:
         _check_string_lengths(value, settings.max_string)
-    if _LONG_DIGIT_RUN in body.translate(_DIGITS_ONLY):  # rare: mostly ids in strings
+    if _may_hold_long_integers(body, text):  # rare: mostly ids in strings
         json.loads(body, parse_int=_integer_within_64_bits)
     return value
+
+
+def _may_hold_long_integers(body: bytes, written: bytes | None) -> bool:
+    """Cheap proof that ``body`` holds no integer beyond 64 bits; ``True`` means "check
+    properly". ``written`` is the parsed value written back, or ``None``."""
+    if _EXPONENT_PLUS and written is not None:
+        # JSON written back neither starts nor ends with a "+": both neighbours exist.
+        plus = written.find(b"+")
+        for _ in range(_PLUS_SIGNS_LOOKED_AT):
+            if plus < 0:
+                return False
+            if written[plus - 1] == _E and written[plus + 1] in _DIGIT_CODES:
+                return True
+            plus = written.find(b"+", plus + 1)
+    return _LONG_DIGIT_RUN in body.translate(_DIGITS_ONLY)
 
 
 def _integer_within_64_bits(text: str) -> int:

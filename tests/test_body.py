@@ -209,6 +209,19 @@ def test_integers_beyond_64_bits_are_refused_not_rounded(number: int) -> None:
             body.parse_json(raw, SETTINGS)
 
 
+@pytest.mark.parametrize("text", ["openid+profile+email", "+" * 20, "e+1, 2e+5"])
+def test_plus_signs_in_strings_neither_hide_nor_fake_a_long_integer(text: str) -> None:
+    """A long integer written back as a float is found by its exponent's "+", looked for
+    among the other "+" signs of the body (or by its digits, past a few of them)."""
+    for number, kept in ((2**64, False), (2**63, True)):
+        raw = json.dumps({"scope": text, "n": number, "after": text}).encode()
+        if kept:
+            assert body.parse_json(raw, SETTINGS)["n"] == number
+        else:
+            with pytest.raises(InvalidJSON):
+                body.parse_json(raw, SETTINGS)
+
+
 @pytest.mark.parametrize(
     "raw",
     [
