@@ -28,6 +28,7 @@ from flask_okta_hooks import (
     OktaHooks,
     RedisDedupeStore,
 )
+from flask_okta_hooks.events.redis_ledger import RedisLedger
 from flask_okta_hooks.testing import HookWarning, OktaClient, log_event
 
 from .conftest import REDIS_URL
@@ -391,6 +392,12 @@ def intake_of(app: Flask) -> CeleryIntake:
     return intake
 
 
+def ledger_of(intake: CeleryIntake) -> RedisLedger:
+    """The intake's ledger, which a Redis broker always has."""
+    assert intake.ledger is not None
+    return intake.ledger
+
+
 def take_off_queue(queue: str) -> bytes:
     """Take the oldest message off a Redis queue the way a worker does (``BRPOP``), and
     drop it: what a worker killed before recording it as unacknowledged leaves."""
@@ -498,7 +505,7 @@ def test_a_task_published_again_that_was_not_lost_runs_once(queue: str) -> None:
     put_back(queue, message)
     with worker_thread(app):
         wait_for(lambda: waiting(app, queue) == 0)
-        wait_for(lambda: len(intake.ledger or ()) == 0)
+        wait_for(lambda: len(ledger_of(intake)) == 0)
     assert [uuid for uuid, _ in recorder.seen] == ["o1"]
 
 
@@ -517,7 +524,7 @@ def test_a_task_that_never_starts_is_given_up_after_its_attempts(
     take_off_queue(queue)
     assert intake.sweep() == 0
     assert "given up, published 3 times and never started" in caplog.text
-    assert len(intake.ledger or ()) == 0
+    assert len(ledger_of(intake)) == 0
 
 
 class FailingOnce(Recorder):
@@ -556,6 +563,7 @@ def test_a_retry_the_redis_broker_dropped_is_published_again_and_runs(queue: str
 def test_a_celery_worker_sweeps_for_dropped_tasks(queue: str, tmp_path: Path) -> None:
     app = create_app(REDIS_BROKER, queue, Recorder())
     assert OktaClient(app).deliver(log_event(uuid="s1")).status_code == 204
+    assert len(ledger_of(intake_of(app))) == 1
     take_off_queue(queue)
     worker = start_worker_process(REDIS_BROKER, queue, tmp_path, "prefork", sleep=0, sweep=0.2)
     try:
@@ -563,4 +571,4 @@ def test_a_celery_worker_sweeps_for_dropped_tasks(queue: str, tmp_path: Path) ->
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
-    assert len(intake_of(app).ledger or ()) == 0
+    assert len(ledger_of(intake_of(app))) == 0

@@ -129,6 +129,7 @@ class CeleryIntake:
         """Redis broker: the events published and not started yet (see the module doc)."""
         self.dedupe: Callable[[], DedupeStore | None] = _no_store
         """The de-duplication store that tasks claim their events in, as it is now."""
+        self._stopped = threading.Event()  # a worker's sweeps end when it shuts down
         self._connection = self._publisher()
         self._pool = self._connection.Pool(CONNECTIONS)
         _INTAKES.add(self)
@@ -157,19 +158,19 @@ class CeleryIntake:
 
     def put(self, events: Sequence[QueuedEvent]) -> None:
         """Publish one task per event; each is confirmed by the broker when this returns."""
-        tasks = [_record(event, str(uuid.uuid4())) for event in events]
+        tasks = [(str(uuid.uuid4()), event) for event in events]
         with wrapped(_BACKEND):
             if self.ledger is not None:
-                self.ledger.add(tasks)
+                self.ledger.add([_record(event, task_id) for task_id, event in tasks])
             with self._pool.acquire(block=True, timeout=PUBLISH_TIMEOUT) as connection:
-                for task in tasks:
-                    self._publish(connection, task)
+                for task_id, event in tasks:
+                    self._publish(connection, event, task_id)
 
-    def _publish(self, connection: Any, task: Record) -> None:
+    def _publish(self, connection: Any, event: QueuedEvent, task_id: str) -> None:
         self.celery.send_task(
             self.task_name,
-            kwargs=orjson.loads(task.arguments),
-            task_id=task.task_id,
+            kwargs=_arguments(event),
+            task_id=task_id,
             connection=connection,
             ignore_result=True,
             retry=True,
@@ -224,7 +225,7 @@ class CeleryIntake:
                     new = _record(event, str(uuid.uuid4()))._replace(sweeps=old.sweeps + 1)
                     # Recorded first: if this process dies now, the next sweep finds it.
                     ledger.replace(old, new)
-                    self._publish(connection, new)
+                    self._publish(connection, event, new.task_id)
                     published += 1
                     logger.warning(
                         "okta event published again, its task had not started and is not on "
@@ -260,14 +261,12 @@ class CeleryIntake:
             max_retries = self.attempts - 1
 
             def run(self, path: str, uuid: str | None, body: str) -> None:
-                event = _event({"path": path, "uuid": uuid, "body": body})
-                intake.run(self, event, handle, give_up)
+                intake.run(self, QueuedEvent(path, uuid, body.encode("utf-8")), handle, give_up)
 
         self.celery.register_task(EventTask())
         if self.ledger is not None:
             from celery.signals import worker_ready, worker_shutdown  # type: ignore[import-untyped]
 
-            self._stopped = threading.Event()
             worker_ready.connect(self._sweep_in_worker)
             worker_shutdown.connect(self._stop_sweeping)
 
@@ -297,7 +296,7 @@ class CeleryIntake:
         up (a failing de-duplication store counts as a failed attempt)."""
         try:
             if self.ledger is not None:
-                self.ledger.forget(_record(event, task.request.id).key)
+                self.ledger.forget(_ledger_key(event, task.request.id))
             if self._claim(task, event):
                 handle(event)
         except Exception as exc:
@@ -362,12 +361,19 @@ def _no_store() -> DedupeStore | None:
     return None
 
 
+def _arguments(event: QueuedEvent) -> dict[str, Any]:
+    """The event task's arguments: plain data."""
+    return {"path": event.path, "uuid": event.uuid, "body": event.body.decode("utf-8")}
+
+
+def _ledger_key(event: QueuedEvent, task_id: str) -> str:
+    """The ledger keeps records by event, by task where the event has no uuid."""
+    return f"{event.path}#{event.uuid}" if event.uuid is not None else f"{event.path}@{task_id}"
+
+
 def _record(event: QueuedEvent, task_id: str) -> Record:
-    """The ledger's record of ``event`` published as task ``task_id``: kept by event (by
-    task where the event has no uuid), with the task's arguments as JSON."""
-    key = f"{event.path}#{event.uuid}" if event.uuid is not None else f"{event.path}@{task_id}"
-    arguments = {"path": event.path, "uuid": event.uuid, "body": event.body.decode()}
-    return Record(key, task_id, orjson.dumps(arguments))
+    """The ledger's record of ``event`` published as task ``task_id``."""
+    return Record(_ledger_key(event, task_id), task_id, orjson.dumps(_arguments(event)))
 
 
 def _event(arguments: dict[str, Any]) -> QueuedEvent:

@@ -134,8 +134,8 @@ class SqlIntake:
         )
         self._wake = threading.Condition()
         self.consumer_threads: ConsumerThreads | None = None
-        self._consumers: tuple[Handle, int] | None = None
-        """The consumer threads of this process, when :meth:`start` started some."""
+        """The consumer threads of this process, when :meth:`serve_here` started some."""
+        self._consumers: tuple[Handle, int] | None = None  # what start() asked for
         with wrapped(_BACKEND):
             create_table(self.engine, self.table)
 
